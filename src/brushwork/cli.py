@@ -1,0 +1,227 @@
+"""The `brushwork` command line: thin commands over the library.
+
+`--help` and `--version` answer without importing torch; every command imports what it needs.
+Library errors (BrushworkError, bad values) become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from brushwork import __version__
+from brushwork.errors import BrushworkError
+
+DEFAULT_BRUSH = "classic/dry_brush"
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_brushes(args: argparse.Namespace) -> None:
+    from brushwork.engine import list_brushes
+
+    brushes = list_brushes()
+    if not brushes:
+        raise BrushworkError("no MyPaint brushes found: install them with 'sudo apt-get install mypaint-brushes'")
+    shipped = _shipped_painters()
+    rows = [b for b in brushes if b.learnable or args.all]
+    width = max(len(b.name) for b in rows)
+    print(f"{'brush':<{width}}  learnable  painter")
+    for b in rows:
+        learn = "yes" if b.learnable else f"no ({b.problem})"
+        print(f"{b.name:<{width}}  {learn:<9}  {'shipped' if b.name in shipped else ''}".rstrip())
+    hidden = len(brushes) - len(rows)
+    if hidden:
+        print(f"({hidden} brushes that smudge, erase or shift colour are hidden; --all lists them)")
+
+
+def _shipped_painters() -> set[str]:
+    from brushwork.models.registry import shipped_brushes
+
+    return set(shipped_brushes())
+
+
+def cmd_dataset_generate(args: argparse.Namespace) -> None:
+    from brushwork.data.generate import generate_dataset
+
+    written = generate_dataset(
+        args.out, brush=args.brush, count=args.count, seed=args.seed, shard_size=args.shard_size,
+        workers=args.workers, shard_index=args.shard_index, num_shards=args.num_shards,
+        progress=not args.quiet,
+    )  # fmt: skip
+    print(f"wrote {len(written)} shard(s) to {args.out}")
+
+
+def cmd_dataset_preview(args: argparse.Namespace) -> None:
+    from brushwork.data.preview import preview_dataset
+
+    print(preview_dataset(args.folder, args.output, count=args.count))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from brushwork.train.run import run_training
+
+    run_training(args)
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    import json
+
+    from brushwork.train.evaluate import evaluate
+
+    print(json.dumps(evaluate(args.painter, args.data, strokes=args.strokes, discriminator=args.discriminator), indent=2))
+
+
+def cmd_paint(args: argparse.Namespace) -> None:
+    from brushwork.paint.pipeline import paint_cli
+
+    paint_cli(args)
+
+
+def cmd_render(args: argparse.Namespace) -> None:
+    from brushwork.paint.pipeline import render_cli
+
+    render_cli(args)
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="brushwork",
+        description="Paint photos with real brushstrokes: a neural painter learned from the MyPaint engine.",
+    )
+    p.add_argument("--version", action="version", version=f"brushwork {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    # paint
+    s = sub.add_parser("paint", help="paint photos with brushstrokes", description=(
+        "Paint each IMAGE with brushstrokes optimised through the neural painter. Writes painting.png, "
+        "comparison.png, strokes.json, painting_engine.png (real MyPaint re-render), painting.ora, "
+        "painting.svg, process.gif and process.mp4 into OUT_DIR (one sub-folder per image when several)."))  # fmt: skip
+    s.add_argument("images", nargs="+", metavar="IMAGE")
+    s.add_argument("-o", "--out", default="out", metavar="OUT_DIR", help="output folder (default: out)")
+    s.add_argument("--strokes", type=_positive_int, default=1000, help="number of strokes (default: 1000)")
+    s.add_argument("--size", type=_positive_int, default=512, help="long side of the canvas in px (default: 512)")
+    s.add_argument("--brush", default=DEFAULT_BRUSH, help=f"brush with a painter (default: {DEFAULT_BRUSH})")
+    s.add_argument("--painter", default=None, help="a painter .safetensors file instead of the shipped one")
+    s.add_argument("--loss", choices=["content", "pixel", "mixed"], default="mixed",
+                   help="content: CNN features (intrinsic style transfer); pixel: L2; mixed: both (default)")  # fmt: skip
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--render-size", type=_positive_int, default=None,
+                   help="long side of painting_engine.png (default: --size)")  # fmt: skip
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps per level")
+    g.add_argument("--time-budget", type=float, default=None, metavar="SEC",
+                   help="seconds for the whole optimisation, split over the levels")  # fmt: skip
+    s.add_argument("--init", default=None, metavar="STROKES", help="continue from a strokes.json / .npz")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: all cores)")
+    s.add_argument("--no-engine", action="store_true", help="skip the real-brush re-render")
+    s.add_argument("--no-video", action="store_true", help="skip process.gif / process.mp4")
+    s.add_argument("--fps", type=_positive_int, default=15, help="video frame rate (default: 15)")
+    s.add_argument("--video-seconds", type=float, default=4.0, help="video length (default: 4)")
+    s.add_argument("--video-size", type=_positive_int, default=512, help="video long side (default: 512)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_paint)
+
+    # render
+    s = sub.add_parser("render", help="draw a strokes.json with the real MyPaint brush", description=(
+        "Re-render a painting's stroke list with libmypaint at any size, with the same or another brush."))  # fmt: skip
+    s.add_argument("strokes", metavar="STROKES", help="strokes.json or strokes.npz")
+    s.add_argument("--size", type=_positive_int, default=None, help="long side in px (default: the painting's)")
+    s.add_argument("--brush", default=None, help="brush (default: the one the strokes were painted with)")
+    s.add_argument("-o", "--output", required=True, metavar="FILE", help="output PNG")
+    s.set_defaults(func=cmd_render)
+
+    # brushes
+    s = sub.add_parser("brushes", help="list MyPaint brushes and which can be learned",
+                       description="List the MyPaint brushes by name, whether a painter can learn them, "
+                       "and which have a shipped painter.")  # fmt: skip
+    s.add_argument("--all", action="store_true", help="also list brushes that smudge, erase or shift colour")
+    s.set_defaults(func=cmd_brushes)
+
+    # dataset
+    s = sub.add_parser("dataset", help="generate or preview a stroke data set", description=(
+        "Stroke data sets in the MyPaintBrushstrokes npz layout (strokes, actions, alphas)."))  # fmt: skip
+    dsub = s.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
+    d = dsub.add_parser("generate", help="paint random strokes with the real brush into npz shards",
+                        description="Paint --count uniformly random strokes with the real MyPaint brush "
+                        "into npz shards. The bytes depend only on brush, seed and counts.")  # fmt: skip
+    d.add_argument("--brush", default=DEFAULT_BRUSH)
+    d.add_argument("--count", type=_positive_int, required=True, help="strokes in the whole data set")
+    d.add_argument("--out", required=True, metavar="DIR")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--shard-size", type=_positive_int, default=10_000)
+    d.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
+    d.add_argument("--shard-index", type=int, default=0, help="this machine's part (with --num-shards)")
+    d.add_argument("--num-shards", type=_positive_int, default=1, help="machines sharing the work")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=cmd_dataset_generate)
+    d = dsub.add_parser("preview", help="draw a grid of strokes", description="Draw a grid of a data set's strokes.")
+    d.add_argument("folder", metavar="DIR")
+    d.add_argument("-o", "--output", default="grid.png")
+    d.add_argument("--count", type=_positive_int, default=64)
+    d.set_defaults(func=cmd_dataset_preview)
+
+    # train
+    s = sub.add_parser("train", help="train a neural painter for a brush", description=(
+        "Train the neural painter in three stages: generator (perceptual loss), discriminator, GAN "
+        "fine-tuning. 'all' generates the data if needed and runs the three. Runs unchanged under "
+        "torchrun --nproc_per_node N."))  # fmt: skip
+    s.add_argument("stage", choices=["generator", "discriminator", "gan", "all"])
+    s.add_argument("--brush", default=DEFAULT_BRUSH)
+    s.add_argument("--data", default=None, metavar="DIR", help="training shards (ours or Kaggle's)")
+    s.add_argument("--heldout", default=None, metavar="DIR", help="held-out shards for evaluation")
+    s.add_argument("--run", default=None, metavar="DIR", help="run folder (default: runs/<brush>)")
+    s.add_argument("--preset", default="default", help="config preset: default or quick")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    s.add_argument("--threads", type=_positive_int, default=None)
+    s.add_argument("--vgg19", default=None, metavar="PTH", help="use torchvision's VGG19 weights for the loss")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_train)
+
+    # eval
+    s = sub.add_parser("eval", help="evaluate a painter on held-out strokes (JSON)", description=(
+        "Print JSON: PSNR, alpha L1, stroke FID against the engine, and discriminator accuracy."))  # fmt: skip
+    s.add_argument("painter", help="a brush name with a shipped painter, or a .safetensors file")
+    s.add_argument("--data", required=True, metavar="DIR", help="held-out shards")
+    s.add_argument("--strokes", type=_positive_int, default=2000)
+    s.add_argument("--discriminator", default=None, help="discriminator .safetensors for its accuracy")
+    s.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        args.func(args)
+    except BrushworkError as e:
+        print(f"brushwork: error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as e:
+        print(f"brushwork: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("brushwork: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Stroke shards on disk: the MyPaintBrushstrokes npz layout, read and written safely.
+
+A shard is an `.npz` with the Kaggle keys
+
+    strokes  (N, 64, 64, 3) uint8   RGB of the stroke painted on white
+    actions  (N, 12)        float   the actions (float64 in Kaggle files)
+
+and, in shards brushwork writes, also
+
+    alphas   (N, 64, 64)    uint8   the stroke's coverage, 255 = opaque
+
+Kaggle files have no `alphas`: `derive_alpha` recovers alpha from the RGB and the action's
+colour (a stroke of colour c over white is 1 - a + a * c, so 1 - rgb = a * (1 - c)).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from brushwork import actions as A
+from brushwork.errors import BrushworkError
+
+STROKE_SIZE = 64
+REQUIRED_KEYS = ("strokes", "actions")
+WHITE_EPS = 0.02  # sum over channels of (1 - c)^2 below this: the colour is too close to white to tell
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """[0, 1] float -> uint8 with rounding."""
+    return np.clip(np.rint(np.asarray(x) * 255.0), 0, 255).astype(np.uint8)
+
+
+def rgba_to_shard_arrays(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Straight RGBA (N, H, W, 4) in [0, 1] -> (strokes on white uint8 (N, H, W, 3), alphas uint8 (N, H, W))."""
+    alpha = rgba[..., 3:4]
+    on_white = rgba[..., :3] * alpha + (1.0 - alpha)
+    return to_uint8(on_white), to_uint8(alpha[..., 0])
+
+
+def derive_alpha(strokes: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares alpha from RGB-on-white strokes and the action colours.
+
+    Args:
+        strokes: (N, H, W, 3) uint8 or float in [0, 1], the stroke on white.
+        actions: (N, 12) in [0, 1].
+
+    Returns:
+        alpha (N, H, W) float32 in [0, 1], and valid (N,) bool: False where the action's colour
+        is too close to white for the RGB to tell coverage apart from background.
+    """
+    rgb = strokes.astype(np.float32) / 255.0 if strokes.dtype == np.uint8 else strokes.astype(np.float32)
+    d = 1.0 - np.asarray(actions, dtype=np.float32)[:, A.COLOR]  # (N, 3) how far the colour is from white
+    denom = (d * d).sum(axis=1)  # (N,)
+    valid = denom >= WHITE_EPS
+    num = np.einsum("nhwc,nc->nhw", 1.0 - rgb, d)  # (N, H, W)
+    alpha = num / np.maximum(denom, WHITE_EPS)[:, None, None]
+    return np.clip(alpha, 0.0, 1.0).astype(np.float32), valid
+
+
+def load_shard(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read and check one shard (ours or Kaggle's).
+
+    Returns a dict with `strokes` (N, 64, 64, 3) uint8, `actions` (N, 12) float32 and `alphas`
+    (N, 64, 64) uint8 (derived for Kaggle files), plus `alpha_valid` (N,) bool.
+    Raises BrushworkError naming the file and what is wrong.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in REQUIRED_KEYS if k not in z.files]
+            if missing:
+                raise BrushworkError(f"{path}: not a stroke shard, missing key {missing[0]!r} (has {z.files})")
+            data = {k: z[k] for k in z.files if k in ("strokes", "actions", "alphas")}
+    except BrushworkError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise BrushworkError(f"{path}: cannot read stroke shard ({type(e).__name__}: {e})") from None
+
+    strokes, acts = data["strokes"], data["actions"]
+    n = len(acts)
+    if strokes.shape != (n, STROKE_SIZE, STROKE_SIZE, 3) or strokes.dtype != np.uint8:
+        raise BrushworkError(
+            f"{path}: 'strokes' must be uint8 ({n}, 64, 64, 3), got {strokes.dtype} {strokes.shape}"
+        )
+    try:
+        acts = A.check_actions(acts, name=f"{path.name} 'actions'").astype(np.float32)
+    except ValueError as e:
+        raise BrushworkError(f"{path}: {e}") from None
+    if "alphas" in data:
+        alphas = data["alphas"]
+        if alphas.shape != (n, STROKE_SIZE, STROKE_SIZE) or alphas.dtype != np.uint8:
+            raise BrushworkError(f"{path}: 'alphas' must be uint8 ({n}, 64, 64), got {alphas.dtype} {alphas.shape}")
+        valid = np.ones(n, dtype=bool)
+    else:
+        alpha, valid = derive_alpha(strokes, acts)
+        alphas = to_uint8(alpha)
+    return {"strokes": strokes, "actions": acts, "alphas": alphas, "alpha_valid": valid}
+
+
+def write_shard(path: str | os.PathLike, strokes: np.ndarray, actions: np.ndarray, alphas: np.ndarray) -> None:
+    """Write a compressed shard atomically: a temporary name in the same folder, then rename.
+
+    A full disk or an interruption never leaves a half-written file under the final name.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(
+                f, strokes=strokes, actions=np.asarray(actions, dtype=np.float64), alphas=alphas
+            )
+        os.replace(tmp, path)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise BrushworkError(f"cannot write {path}: {e.strerror or e}") from None
+        raise
+
+
+def shard_files(folder: str | os.PathLike) -> list[Path]:
+    """The shard files of a data set folder, sorted: our `shard_*.npz` or Kaggle's `episodes_*.npz`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BrushworkError(f"{folder}: no such data set folder")
+    files = sorted(p for p in folder.glob("*.npz") if not p.name.startswith("."))
+    if not files:
+        raise BrushworkError(f"{folder}: no .npz stroke shards in this folder")
+    return files

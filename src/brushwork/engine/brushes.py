@@ -1,0 +1,128 @@
+"""The brush registry: MyPaint brushes by name (`classic/dry_brush`) or a user's `.myb` by path.
+
+A brush can be learned and painted with only if one colour and an alpha describe its stroke:
+brushes that smudge (pick up colour already on the canvas), erase, lock alpha, colorize or
+shift the colour along the stroke are listed but refused for training and painting.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from brushwork.errors import BrushworkError
+
+DEFAULT_BRUSH = "classic/dry_brush"
+BRUSH_DIRS_ENV = "BRUSHWORK_BRUSH_DIRS"  # extra folders of .myb files, os.pathsep separated
+_SYSTEM_DIRS = (
+    "/usr/share/mypaint-data/2.0/brushes",
+    "/usr/share/mypaint-data/1.0/brushes",
+    "/usr/local/share/mypaint-data/2.0/brushes",
+    "/opt/homebrew/share/mypaint-data/2.0/brushes",
+)
+# setting -> why a brush that uses it cannot be modelled as one colour plus an alpha
+_UNLEARNABLE = {
+    "smudge": "smudges",
+    "eraser": "erases",
+    "lock_alpha": "locks alpha",
+    "colorize": "colorizes",
+    "change_color_h": "shifts colour",
+    "change_color_l": "shifts colour",
+    "change_color_hsl_s": "shifts colour",
+    "change_color_hsv_s": "shifts colour",
+    "change_color_v": "shifts colour",
+}
+
+
+@dataclass(frozen=True)
+class BrushInfo:
+    """A brush found on disk."""
+
+    name: str  # registry name such as "classic/dry_brush", or the path for a user's file
+    path: Path
+    problem: str | None  # why it cannot be learned ("smudges", ...), None if it can
+
+    @property
+    def learnable(self) -> bool:
+        return self.problem is None
+
+    @property
+    def myb(self) -> bytes:
+        return _read_myb(str(self.path))
+
+
+def brush_dirs() -> list[Path]:
+    """Folders searched for named brushes, user folders first."""
+    extra = [Path(p) for p in os.environ.get(BRUSH_DIRS_ENV, "").split(os.pathsep) if p]
+    return [d for d in [*extra, *map(Path, _SYSTEM_DIRS)] if d.is_dir()]
+
+
+@cache
+def _read_myb(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+def _problem(path: Path) -> str | None:
+    try:
+        settings = json.loads(_read_myb(str(path)))["settings"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BrushworkError(f"{path} is not a MyPaint brush file (.myb): {e}") from None
+    reasons = []
+    for key, why in _UNLEARNABLE.items():
+        s = settings.get(key)
+        used = s is not None and (s.get("base_value", 0) != 0 or any(s.get("inputs", {}).values()))
+        if used and why not in reasons:
+            reasons.append(why)
+    return ", ".join(reasons) or None
+
+
+def list_brushes() -> list[BrushInfo]:
+    """Every named brush in the brush folders, sorted by name (first folder wins on a clash)."""
+    found: dict[str, Path] = {}
+    for root in brush_dirs():
+        for path in sorted(root.glob("*/*.myb")) + sorted(root.glob("*.myb")):
+            name = path.relative_to(root).with_suffix("").as_posix()
+            found.setdefault(name, path)
+    return [BrushInfo(name, path, _problem(path)) for name, path in sorted(found.items())]
+
+
+def resolve_brush(brush: str | os.PathLike) -> BrushInfo:
+    """Find a brush by registry name (`classic/dry_brush`, `.myb` optional) or by file path.
+
+    Raises BrushworkError with close matches when the name is unknown.
+    """
+    text = str(brush)
+    path = Path(text).expanduser()
+    if text.endswith(".myb") and path.is_file():
+        return BrushInfo(str(path), path, _problem(path))
+    name = text.removesuffix(".myb")
+    for root in brush_dirs():
+        candidate = root / f"{name}.myb"
+        if candidate.is_file():
+            return BrushInfo(name, candidate, _problem(candidate))
+    dirs = brush_dirs()
+    if not dirs:
+        raise BrushworkError(
+            "no MyPaint brushes found: install them with 'sudo apt-get install mypaint-brushes' "
+            f"or point {BRUSH_DIRS_ENV} to a folder of .myb files"
+        )
+    names = [b.name for b in list_brushes()]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    if not close:  # "charcoal" -> "classic/charcoal"
+        close = [n for n in names if n.split("/")[-1] == name.split("/")[-1]][:3]
+    hint = f"; did you mean {', '.join(close)}?" if close else "; 'brushwork brushes' lists them"
+    raise BrushworkError(f"unknown brush {text!r}{hint}")
+
+
+def require_learnable(info: BrushInfo) -> BrushInfo:
+    """Raise if a brush cannot be modelled as one colour plus an alpha."""
+    if not info.learnable:
+        raise BrushworkError(
+            f"brush {info.name!r} {info.problem}, which one colour and an alpha cannot model; "
+            "pick a brush marked 'yes' in 'brushwork brushes'"
+        )
+    return info

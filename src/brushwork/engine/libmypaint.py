@@ -1,0 +1,219 @@
+"""A minimal ctypes binding to libmypaint 1.5/1.6 and a tiled surface whose tiles live in numpy.
+
+Why our own surface: libmypaint's `MyPaintFixedTiledSurface` is a version-1 surface, so the brush
+cannot be told the view zoom, which since libmypaint 1.5 scales the brush's speed inputs. To paint
+the same stroke at 64 px and at 2048 px we need `mypaint_brush_stroke_to_2(..., viewzoom)`, which
+needs a `MyPaintTiledSurface2`. libmypaint implements all of it; we only hand it tile buffers,
+allocated (zeroed, i.e. transparent) on first request. Tiles are 64 x 64 premultiplied RGBA uint16
+with 1 << 15 meaning 1.0.
+
+Nothing here runs at import: `lib()` loads the shared library on first use.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+
+import numpy as np
+
+from brushwork.errors import BrushworkError
+
+TILE = 64  # MYPAINT_TILE_SIZE
+ONE = 1 << 15  # fixed-point 1.0 in tile buffers
+_SURFACE2_BYTES = 1024  # sizeof(MyPaintTiledSurface2) is 192 on x86_64 for 1.5; leave room for 1.6
+_LIB_NAMES = ("libmypaint-1.6.so.1", "libmypaint-1.5.so.1", "libmypaint.so", "libmypaint-1.5.so")
+INSTALL_HINT = "install libmypaint: 'sudo apt-get install libmypaint-1.5-1 mypaint-brushes' (Debian/Ubuntu)"
+
+
+class TileRequest(ctypes.Structure):
+    """MyPaintTileRequest."""
+
+    _fields_ = [
+        ("tx", ctypes.c_int),
+        ("ty", ctypes.c_int),
+        ("readonly", ctypes.c_int),
+        ("buffer", ctypes.POINTER(ctypes.c_uint16)),
+        ("context", ctypes.c_void_p),
+        ("thread_id", ctypes.c_int),
+        ("mipmap_level", ctypes.c_int),
+    ]
+
+
+TILE_FUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(TileRequest))
+
+# Offsets inside MyPaintTiledSurface2: MyPaintSurface (6 pointers + refcount, padded to 56 bytes),
+# then MyPaintSurface2's 3 pointers (-> 80), tile_request_start, tile_request_end, operation_queue,
+# then `gboolean threadsafe_tile_requests`.
+_THREADSAFE_OFFSET = 80 + 3 * 8
+
+
+@functools.cache
+def lib() -> ctypes.CDLL:
+    """Load libmypaint once per process and declare the functions we call."""
+    names = list(_LIB_NAMES)
+    found = ctypes.util.find_library("mypaint")
+    if found:
+        names.insert(0, found)
+    handle = None
+    for name in names:
+        try:
+            handle = ctypes.CDLL(name)
+            break
+        except OSError:
+            continue
+    if handle is None:
+        raise BrushworkError(f"the MyPaint brush engine (libmypaint) was not found: {INSTALL_HINT}")
+
+    vp, f, i, d = ctypes.c_void_p, ctypes.c_float, ctypes.c_int, ctypes.c_double
+    sigs = {
+        "mypaint_brush_new": (vp, []),
+        "mypaint_brush_unref": (None, [vp]),
+        "mypaint_brush_from_string": (i, [vp, ctypes.c_char_p]),
+        "mypaint_brush_from_defaults": (None, [vp]),
+        "mypaint_brush_new_stroke": (None, [vp]),
+        "mypaint_brush_set_base_value": (None, [vp, i, f]),
+        "mypaint_brush_get_base_value": (f, [vp, i]),
+        "mypaint_brush_is_constant": (i, [vp, i]),
+        "mypaint_brush_setting_from_cname": (i, [ctypes.c_char_p]),
+        "mypaint_brush_stroke_to_2": (i, [vp, vp, f, f, f, f, f, d, f, f, f]),
+        "mypaint_tiled_surface2_init": (None, [vp, TILE_FUNC, TILE_FUNC]),
+        "mypaint_tiled_surface2_destroy": (None, [vp]),
+        "mypaint_surface2_end_atomic": (None, [vp, vp]),
+        "mypaint_surface_begin_atomic": (None, [vp]),
+    }
+    for name, sig in sigs.items():
+        fn = getattr(handle, name, None)
+        if fn is None:
+            raise BrushworkError(f"libmypaint is too old (no {name}); libmypaint 1.5 or newer is needed: {INSTALL_HINT}")
+        fn.restype, fn.argtypes = sig
+    return handle
+
+
+@functools.cache
+def setting_id(cname: str) -> int:
+    """The libmypaint setting index for a setting's canonical name (-1 if this version lacks it)."""
+    return lib().mypaint_brush_setting_from_cname(cname.encode())
+
+
+class Surface:
+    """An unbounded MyPaintTiledSurface2 whose tiles are numpy arrays, transparent at first.
+
+    Use `clear()` between strokes, `read(x0, y0, w, h)` to get premultiplied float RGBA.
+    """
+
+    def __init__(self) -> None:
+        self._lib = lib()
+        self._mem = ctypes.create_string_buffer(_SURFACE2_BYTES)
+        self.ptr = ctypes.addressof(self._mem)
+        self.tiles: dict[tuple[int, int], np.ndarray] = {}
+        # keep the callbacks referenced for the surface's lifetime: ctypes frees them otherwise
+        self._start_cb = TILE_FUNC(self._tile_request_start)
+        self._end_cb = TILE_FUNC(self._tile_request_end)
+        self._lib.mypaint_tiled_surface2_init(self.ptr, self._start_cb, self._end_cb)
+        # process tiles serially: our callbacks are Python, and serial order is deterministic
+        ctypes.c_int.from_address(self.ptr + _THREADSAFE_OFFSET).value = 0
+
+    def _tile_request_start(self, _surface: int, request_p) -> None:
+        req = request_p.contents
+        key = (req.tx, req.ty)
+        tile = self.tiles.get(key)
+        if tile is None:
+            tile = self.tiles[key] = np.zeros((TILE, TILE, 4), dtype=np.uint16)
+        req.buffer = tile.ctypes.data_as(ctypes.POINTER(ctypes.c_uint16))
+
+    def _tile_request_end(self, _surface: int, _request_p) -> None:
+        pass
+
+    def begin_atomic(self) -> None:
+        self._lib.mypaint_surface_begin_atomic(self.ptr)
+
+    def end_atomic(self) -> None:
+        self._lib.mypaint_surface2_end_atomic(self.ptr, None)
+
+    def clear(self) -> None:
+        self.tiles.clear()
+
+    def read(self, x0: int, y0: int, width: int, height: int) -> np.ndarray:
+        """Premultiplied RGBA of a rectangle as float32 (height, width, 4) in [0, 1]."""
+        out = np.zeros((height, width, 4), dtype=np.float32)
+        for (tx, ty), tile in self.tiles.items():
+            # intersect tile (tx*64 .. +64, ty*64 .. +64) with the rectangle
+            ax0, ay0 = tx * TILE, ty * TILE
+            cx0, cy0 = max(ax0, x0), max(ay0, y0)
+            cx1, cy1 = min(ax0 + TILE, x0 + width), min(ay0 + TILE, y0 + height)
+            if cx0 >= cx1 or cy0 >= cy1:
+                continue
+            out[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = tile[cy0 - ay0 : cy1 - ay0, cx0 - ax0 : cx1 - ax0]
+        out *= 1.0 / ONE
+        return out
+
+    def __del__(self) -> None:
+        try:
+            self._lib.mypaint_tiled_surface2_destroy(self.ptr)
+        except Exception:
+            pass
+
+
+@functools.cache
+def _mallopt():
+    """glibc's mallopt, or None elsewhere."""
+    try:
+        fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return None
+    fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_int, ctypes.c_int]
+    return fn
+
+
+_M_PERTURB = -6
+
+
+def _new_brush_zeroed(handle: ctypes.CDLL) -> int:
+    """mypaint_brush_new() with its malloc'd memory zero-filled.
+
+    libmypaint 1.5/1.6 read a brush's cached setting values (tracking noise, slow tracking)
+    during the first two motion events, before they are ever computed, i.e. from whatever the
+    allocator left there. Garbage tracking noise draws from the brush's random generator and
+    shifts every later jitter, so the same stroke painted twice came out differently. glibc's
+    M_PERTURB makes malloc fill new blocks with the complement of the given byte: 0xFF -> zeros,
+    for exactly this one allocation.
+    """
+    mallopt = _mallopt()
+    if mallopt is None:
+        return handle.mypaint_brush_new()
+    mallopt(_M_PERTURB, 0xFF)
+    try:
+        return handle.mypaint_brush_new()
+    finally:
+        mallopt(_M_PERTURB, 0)
+
+
+class Brush:
+    """A libmypaint brush made from a .myb JSON string. Owns its C object."""
+
+    def __init__(self, myb_json: bytes) -> None:
+        self._lib = lib()
+        self.ptr = _new_brush_zeroed(self._lib)
+        if not self._lib.mypaint_brush_from_string(self.ptr, myb_json):
+            self._lib.mypaint_brush_unref(self.ptr)
+            self.ptr = None
+            raise BrushworkError("libmypaint could not parse the brush file")
+
+    def set_base_value(self, cname: str, value: float) -> None:
+        sid = setting_id(cname)
+        if sid >= 0:
+            self._lib.mypaint_brush_set_base_value(self.ptr, sid, value)
+
+    def get_base_value(self, cname: str) -> float:
+        sid = setting_id(cname)
+        return self._lib.mypaint_brush_get_base_value(self.ptr, sid) if sid >= 0 else 0.0
+
+    def is_constant(self, cname: str) -> bool:
+        sid = setting_id(cname)
+        return bool(self._lib.mypaint_brush_is_constant(self.ptr, sid)) if sid >= 0 else True
+
+    def __del__(self) -> None:
+        if getattr(self, "ptr", None):
+            self._lib.mypaint_brush_unref(self.ptr)

@@ -1,0 +1,22 @@
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def visible_actions(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Random actions with enough pressure and size to be clearly visible, inside the window."""
+    a = rng.random((n, 12))
+    a[:, [0, 11]] = 0.6 + 0.4 * a[:, [0, 11]]  # pressure
+    a[:, 1] = 0.3 + 0.4 * a[:, 1]  # size
+    a[:, 2:6] = 0.2 + 0.6 * a[:, 2:6]
+    a[:, 9:11] = 0.2 + 0.6 * a[:, 9:11]
+    a[:, 6:9] = 0.7 * a[:, 6:9]  # colours away from white
+    return a
