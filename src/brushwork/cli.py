@@ -70,7 +70,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     from brushwork.train.evaluate import evaluate
 
-    print(json.dumps(evaluate(args.painter, args.data, strokes=args.strokes, discriminator=args.discriminator), indent=2))
+    print(
+        json.dumps(evaluate(args.painter, args.data, strokes=args.strokes, discriminator=args.discriminator), indent=2)
+    )
 
 
 def cmd_paint(args: argparse.Namespace) -> None:
@@ -114,8 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", type=_positive_int, default=512, help="long side of the canvas in px (default: 512)")
     s.add_argument("--brush", default=DEFAULT_BRUSH, help=f"brush with a painter (default: {DEFAULT_BRUSH})")
     s.add_argument("--painter", default=None, help="a painter .safetensors file instead of the shipped one")
-    s.add_argument("--loss", choices=["content", "pixel", "mixed"], default="mixed",
-                   help="content: CNN features (intrinsic style transfer); pixel: L2; mixed: both (default)")  # fmt: skip
+    s.add_argument(
+        "--loss",
+        choices=["content", "pixel", "mixed"],
+        default="mixed",
+        help="content: CNN features (intrinsic style transfer); pixel: L2; mixed: both (default)",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--render-size", type=_positive_int, default=None,
                    help="long side of painting_engine.png (default: --size)")  # fmt: skip
@@ -182,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--brush", default=DEFAULT_BRUSH)
     s.add_argument("--data", default=None, metavar="DIR", help="training shards (ours or Kaggle's)")
     s.add_argument("--heldout", default=None, metavar="DIR", help="held-out shards for evaluation")
-    s.add_argument("--run", default=None, metavar="DIR", help="run folder (default: runs/<brush>)")
+    s.add_argument("--run-dir", default=None, metavar="DIR", help="run folder (default: runs/<brush>)")
     s.add_argument("--preset", default="default", help="config preset: default or quick")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     s.add_argument("--seed", type=int, default=0)

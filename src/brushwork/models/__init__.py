@@ -1,0 +1,1 @@
+"""Networks: the neural painter, the discriminator and the perceptual feature extractor."""

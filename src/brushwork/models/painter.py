@@ -1,0 +1,157 @@
+"""The neural painter: a stroke action (N, 12) -> the stroke the MyPaint brush would paint.
+
+libmypaint paints a stroke in one colour, so the network predicts only coverage (alpha) and
+takes the colour from the action; the stroke on white is 1 - alpha + alpha * colour, exactly
+how the data set stores it, and painting composites canvas * (1 - alpha) + alpha * colour.
+
+Speed is the design constraint: painting runs this network forward and backward (to the
+actions, weights frozen) on thousands of strokes per step. An MLP lifts the action to a 4 x 4
+feature map, then each stage doubles the resolution with a 3 x 3 conv + PixelShuffle (cheaper
+than ConvTranspose, whose backward is slow on CPU), with channels shrinking as resolution grows
+so that the 64 x 64 stages stay thin. `benchmarks/painter_speed.py` measures the variants.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from brushwork import actions as A
+from brushwork.errors import BrushworkError
+
+
+@dataclass
+class PainterConfig:
+    action_dim: int = A.ACTION_DIM
+    hidden: int = 256  # MLP width: the action -> shape map is smooth, a small MLP suffices
+    channels: tuple[int, ...] = (128, 64, 32, 16, 8)  # feature maps at 4, 8, 16, 32, 64 px
+    out_size: int = 64  # the data set's stroke size
+
+    def __post_init__(self) -> None:
+        self.channels = tuple(self.channels)
+        if 4 * 2 ** (len(self.channels) - 1) != self.out_size:
+            raise ValueError(f"channels {self.channels} do not reach out_size {self.out_size} from 4 px")
+
+
+class UpBlock(nn.Module):
+    """(N, c_in, H, W) -> (N, c_out, 2H, 2W): conv to 4*c_out channels, then PixelShuffle(2)."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, 4 * c_out, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(2)
+        self.act = nn.LeakyReLU(0.2, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.shuffle(self.conv(x)))
+
+
+class Painter(nn.Module):
+    """Neural painter. `forward(actions)` returns the stroke on white, as the data set stores it.
+
+    Example:
+        >>> painter = Painter(PainterConfig())
+        >>> painter(torch.rand(2, 12)).shape
+        torch.Size([2, 3, 64, 64])
+    """
+
+    def __init__(self, config: PainterConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or PainterConfig()
+        c = config.channels
+        self.mlp = nn.Sequential(
+            nn.Linear(config.action_dim, config.hidden),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(config.hidden, config.hidden),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Linear(config.hidden, c[0] * 16),
+            nn.LeakyReLU(0.2, inplace=True),
+        )
+        self.ups = nn.Sequential(*[UpBlock(a, b) for a, b in zip(c[:-1], c[1:], strict=True)])
+        self.head = nn.Conv2d(c[-1], 1, 3, padding=1)
+
+    def alpha_logits(self, actions: torch.Tensor) -> torch.Tensor:
+        """(N, 12) in [0, 1] -> (N, 1, 64, 64) coverage logits."""
+        x = self.mlp(actions).view(-1, self.config.channels[0], 4, 4)  # (N, C0, 4, 4)
+        return self.head(self.ups(x))
+
+    def alpha(self, actions: torch.Tensor) -> torch.Tensor:
+        """(N, 12) in [0, 1] -> (N, 1, 64, 64) coverage in [0, 1]."""
+        return torch.sigmoid(self.alpha_logits(actions))
+
+    @staticmethod
+    def color(actions: torch.Tensor) -> torch.Tensor:
+        """(N, 12) -> (N, 3, 1, 1) the stroke's RGB colour in [0, 1]."""
+        return actions[:, A.COLOR, None, None]
+
+    def forward(self, actions: torch.Tensor) -> torch.Tensor:
+        """(N, 12) in [0, 1] -> (N, 3, 64, 64) RGB of the stroke on white, in [0, 1]."""
+        return compose_on_white(self.alpha(actions), self.color(actions))
+
+    # -- weights -------------------------------------------------------------------------------
+
+    def save_pretrained(self, path: str | Path, metadata: dict | None = None) -> Path:
+        """Write safetensors with the config and `metadata` (brush, training command, metrics...)."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        meta = {"format": "brushwork.painter", "config": json.dumps(asdict(self.config))}
+        meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
+        tmp = path.with_name(f".{path.name}.tmp")
+        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, str(tmp), metadata=meta)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> Painter:
+        """Load a painter from a safetensors file (no pickle, no network)."""
+        tensors, meta = read_safetensors(path, expected_format="brushwork.painter")
+        try:
+            painter = cls(PainterConfig(**json.loads(meta["config"])))
+            painter.load_state_dict(tensors)
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise BrushworkError(
+                f"{path}: painter weights do not match the Painter model ({str(e).splitlines()[0]})"
+            ) from None
+        painter.metadata = meta
+        return painter.to(device).eval()
+
+
+def compose_on_white(alpha: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
+    """alpha (N, 1, H, W), color (N, 3, 1, 1) in [0, 1] -> (N, 3, H, W) stroke on white."""
+    return 1.0 - alpha + alpha * color
+
+
+def read_safetensors(path: str | Path, expected_format: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a safetensors file, or one clear BrushworkError."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise BrushworkError(f"{path}: no such weights file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise BrushworkError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
+    if meta.get("format") != expected_format:
+        raise BrushworkError(f"{path}: not a {expected_format} file (format {meta.get('format')!r})")
+    return tensors, meta
+
+
+def load_painter(brush: str | Path = "classic/dry_brush", device: str | torch.device = "cpu") -> Painter:
+    """A shipped painter by brush name, or a painter file by path. Frozen, in eval mode."""
+    from brushwork.models.registry import painter_path
+
+    painter = Painter.from_pretrained(painter_path(brush), device=device)
+    painter.requires_grad_(False)
+    return painter
+
+
+__all__ = ["Painter", "PainterConfig", "compose_on_white", "load_painter", "read_safetensors"]

@@ -1,0 +1,1 @@
+"""Painting a photo: canvas, optimiser, exports."""

@@ -1,0 +1,376 @@
+"""The painting as a program: a list of brushstrokes that can be saved, reloaded and replayed.
+
+A `StrokeList` holds, for N strokes in painting order:
+
+- ``actions`` (N, 12) float32 in [0, 1]: the stroke actions (layout in `brushwork.actions`), whose
+  coordinates are fractions of the stroke's own square window;
+- ``windows`` (N, 3) float32 = (x0, y0, w) in canvas px: an action point (ax, ay) lands on the canvas
+  at (x0 + ax * w, y0 + ay * w), and the brush radius scales by w / 64 (the reference window);
+- ``levels`` (N,) int32: the coarse-to-fine level (0 = coarsest) that painted each stroke;
+
+plus the brush name, the canvas size (px) it was optimised at and the background colour.
+
+File formats
+------------
+JSON (``.json``), human readable, one stroke per line::
+
+    {
+      "schema": "brushwork.strokes",     # identifies the file type
+      "version": 1,                       # bumped on incompatible changes; readers refuse newer ones
+      "brush": "classic/dry_brush",
+      "width": 512, "height": 384,        # canvas px the painting was optimised at
+      "background": [r, g, b],            # canvas colour before the first stroke, sRGB in [0, 1]
+      "action_fields": ["pressure", "size", ..., "entry_pressure"],   # = brushwork.actions.FIELDS
+      "strokes": [
+        {"level": 0, "window": [x0, y0, w], "action": [12 numbers in [0, 1]]},
+        ...                               # painting order
+      ]
+    }
+
+Numbers are written as the shortest decimal that reads back to the same float32, so a round trip is
+exact. NPZ (``.npz``, compact): arrays ``actions``, ``windows``, ``levels`` as above, and ``meta``, a
+0-d string array holding the JSON header above without ``"strokes"``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brushwork.actions import (
+    ACTION_DIM,
+    COLOR,
+    CONTROL_X,
+    CONTROL_Y,
+    END_X,
+    END_Y,
+    ENTRY_PRESSURE,
+    FIELDS,
+    PRESSURE,
+    PRESSURE_SCALE,
+    REFERENCE_SIZE,
+    SIZE,
+    SIZE_SCALE,
+    START_X,
+    START_Y,
+)
+from brushwork.errors import BrushworkError
+from brushwork.paint.io import atomic_write, write_text_atomic
+
+SCHEMA = "brushwork.strokes"
+VERSION = 1  # the newest schema version this code reads and the one it writes
+
+
+@dataclass(frozen=True)
+class StrokeGeometry:
+    """Canvas-space geometry of N strokes, float64, in px of the output canvas."""
+
+    start: np.ndarray  # (N, 2) x, y where the stroke starts
+    through: np.ndarray  # (N, 2) the point the curve passes through halfway
+    control: np.ndarray  # (N, 2) quadratic Bezier control point = 2 * through - (start + end) / 2
+    end: np.ndarray  # (N, 2) x, y where the stroke ends
+    radius: np.ndarray  # (N,) base dab radius px = exp(size * 2) * w / 64
+    entry_pressure: np.ndarray  # (N,) pressure at the start, in [0, 0.8] (PRESSURE_SCALE applied)
+    pressure: np.ndarray  # (N,) pressure at the end, in [0, 0.8]
+    color: np.ndarray  # (N, 3) sRGB in [0, 1]
+
+    @property
+    def mean_pressure(self) -> np.ndarray:
+        """(N,) pressure averaged along the stroke, in [0, 0.8].
+
+        The profile ramps p0 -> m = (p0 + p1) / 2 over the first quarter, holds m, then ramps m -> p1
+        over the last quarter; its mean is 1/8 (p0 + m) + 1/2 m + 1/8 (m + p1) = m exactly.
+        """
+        return (self.entry_pressure + self.pressure) / 2
+
+
+@dataclass(eq=False)  # arrays have no single truth value: compare fields explicitly
+class StrokeList:
+    """N brushstrokes in painting order, with everything needed to replay them (see module docstring)."""
+
+    brush: str
+    width: int  # canvas px at which the painting was optimised
+    height: int
+    background: tuple[float, float, float]  # sRGB in [0, 1], the canvas before the first stroke
+    actions: np.ndarray  # (N, 12) float32 in [0, 1]
+    windows: np.ndarray  # (N, 3) float32 (x0, y0, w) canvas px
+    levels: np.ndarray  # (N,) int32 coarse-to-fine level
+
+    def __post_init__(self) -> None:
+        # Normalise types once so that every consumer (and the files) see the documented dtypes.
+        self.background = tuple(float(c) for c in self.background)  # type: ignore[assignment]
+        self.actions = np.asarray(self.actions, dtype=np.float32)
+        self.windows = np.asarray(self.windows, dtype=np.float32)
+        self.levels = np.asarray(self.levels, dtype=np.int32)
+
+    @classmethod
+    def empty(cls, brush: str, width: int, height: int, background: tuple[float, float, float]) -> StrokeList:
+        """A painting with no strokes yet."""
+        return cls(
+            brush, width, height, background,
+            np.zeros((0, ACTION_DIM), np.float32), np.zeros((0, 3), np.float32), np.zeros(0, np.int32),
+        )  # fmt: skip
+
+    def __len__(self) -> int:
+        return int(self.actions.shape[0])
+
+    def __getitem__(self, index: slice | np.ndarray | list[int]) -> StrokeList:
+        """The strokes selected by a slice or index array, e.g. ``strokes[:k]`` for the first k."""
+        if isinstance(index, int | np.integer):
+            index = slice(int(index), int(index) + 1 or None)  # keep the (N, ...) shapes
+        return StrokeList(
+            self.brush, self.width, self.height, self.background,
+            self.actions[index], self.windows[index], self.levels[index],
+        )  # fmt: skip
+
+    def validate(self) -> StrokeList:
+        """Check shapes, dtypes-compatible values and ranges; return self. Raises ValueError."""
+        if not isinstance(self.brush, str) or not self.brush:
+            raise ValueError(f"brush must be a non-empty string, got {self.brush!r}")
+        for name in ("width", "height"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+                raise ValueError(f"{name} must be a positive integer (canvas px), got {v!r}")
+        bg = np.asarray(self.background, dtype=np.float64)
+        if bg.shape != (3,) or not np.all(np.isfinite(bg)) or bg.min() < 0 or bg.max() > 1:
+            raise ValueError(f"background must be 3 numbers in [0, 1] (sRGB), got {self.background!r}")
+        n = len(self)
+        if self.actions.ndim != 2 or self.actions.shape[1] != ACTION_DIM:
+            raise ValueError(f"actions must have shape (N, {ACTION_DIM}), got {self.actions.shape}")
+        if self.windows.shape != (n, 3):
+            raise ValueError(
+                f"windows must have shape ({n}, 3), (x0, y0, w) per stroke, got {self.windows.shape}"
+            )
+        if self.levels.shape != (n,):
+            raise ValueError(f"levels must have shape ({n},), got {self.levels.shape}")
+        if not np.all(np.isfinite(self.actions)):
+            raise ValueError("actions contain NaN or infinite values")
+        if n and (self.actions.min() < 0 or self.actions.max() > 1):
+            lo, hi = float(self.actions.min()), float(self.actions.max())
+            raise ValueError(f"actions must lie in [0, 1], got values from {lo:.4g} to {hi:.4g}; clip them")
+        if not np.all(np.isfinite(self.windows)):
+            raise ValueError("windows contain NaN or infinite values")
+        if n and self.windows[:, 2].min() <= 0:
+            raise ValueError(f"window sizes w must be > 0 px, got {float(self.windows[:, 2].min()):.4g}")
+        if n and self.levels.min() < 0:
+            raise ValueError(f"levels must be >= 0, got {int(self.levels.min())}")
+        return self
+
+    # -- geometry --------------------------------------------------------------------------------------
+
+    def scaled(self, factor: float) -> StrokeList:
+        """The same painting on a canvas `factor` times larger: windows and canvas size scale, actions not."""
+        if not factor > 0:
+            raise ValueError(f"scale factor must be > 0, got {factor!r}")
+        return StrokeList(
+            self.brush, max(1, round(self.width * factor)), max(1, round(self.height * factor)),
+            self.background, self.actions.copy(), self.windows * np.float32(factor), self.levels.copy(),
+        )  # fmt: skip
+
+    def geometry(self, scale: float = 1.0) -> StrokeGeometry:
+        """Canvas-space curves, radii, pressures and colours, in px of a canvas `scale` times larger."""
+        a = self.actions.astype(np.float64)
+        x0y0 = self.windows[:, :2].astype(np.float64) * scale
+        w = self.windows[:, 2:3].astype(np.float64) * scale  # (N, 1)
+
+        def point(ix: int, iy: int) -> np.ndarray:
+            return x0y0 + a[:, [ix, iy]] * w
+
+        start, through, end = point(START_X, START_Y), point(CONTROL_X, CONTROL_Y), point(END_X, END_Y)
+        return StrokeGeometry(
+            start=start,
+            through=through,
+            control=2 * through - (start + end) / 2,  # so that B(1/2) = through
+            end=end,
+            radius=np.exp(a[:, SIZE] * SIZE_SCALE) * w[:, 0] / REFERENCE_SIZE,
+            entry_pressure=a[:, ENTRY_PRESSURE] * PRESSURE_SCALE,
+            pressure=a[:, PRESSURE] * PRESSURE_SCALE,
+            color=a[:, COLOR],
+        )
+
+    # -- files -----------------------------------------------------------------------------------------
+
+    def header(self) -> dict[str, Any]:
+        """The file header: everything but the strokes (see module docstring)."""
+        return {
+            "schema": SCHEMA,
+            "version": VERSION,
+            "brush": self.brush,
+            "width": int(self.width),
+            "height": int(self.height),
+            "background": [float(c) for c in self.background],
+            "action_fields": list(FIELDS),
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write to ``.json`` or ``.npz`` according to the suffix."""
+        suffix = Path(path).suffix.lower()
+        if suffix == ".json":
+            self.to_json(path)
+        elif suffix == ".npz":
+            self.to_npz(path)
+        else:
+            raise BrushworkError(f"cannot save strokes to {path}: use a .json or .npz file name")
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Write the JSON format (module docstring), atomically. Raises ValueError if invalid."""
+        self.validate()
+        # float32 -> shortest decimal that reads back to the same float32: exact and short.
+        acts, wins = self.actions.astype(str), self.windows.astype(str)
+        lines = [
+            json.dumps(
+                {"level": int(lv), "window": [float(v) for v in win], "action": [float(v) for v in act]},
+                separators=(", ", ": "),
+            )
+            for lv, win, act in zip(self.levels, wins, acts, strict=True)
+        ]
+        # Header one key per line, strokes one per line: readable, diffable, and compact enough.
+        head = [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in self.header().items()]
+        body = "[\n    " + ",\n    ".join(lines) + "\n  ]" if lines else "[]"
+        write_text_atomic(path, "\n".join(["{", *head, f'  "strokes": {body}', "}", ""]))
+
+    def to_npz(self, path: str | os.PathLike[str]) -> None:
+        """Write the NPZ format (module docstring), atomically. Raises ValueError if invalid."""
+        self.validate()
+        with atomic_write(path, "wb") as f:
+            np.savez_compressed(
+                f, meta=np.array(json.dumps(self.header())),
+                actions=self.actions, windows=self.windows, levels=self.levels,
+            )  # fmt: skip
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> StrokeList:
+        """Read the JSON format. Raises BrushworkError naming the file and the problem."""
+        doc = _read_json(path)
+        _check_header(doc, path)
+        strokes = doc.get("strokes")
+        if not isinstance(strokes, list):
+            raise BrushworkError(f"{path}: 'strokes' must be a list")
+        try:
+            levels = [s["level"] for s in strokes]
+            windows = [s["window"] for s in strokes]
+            actions = [s["action"] for s in strokes]
+        except (KeyError, TypeError):
+            raise BrushworkError(
+                f"{path}: every stroke needs 'level', 'window' and 'action' (see brushwork.paint.strokes)"
+            ) from None
+        if not all(isinstance(lv, int) and not isinstance(lv, bool) for lv in levels):
+            raise BrushworkError(f"{path}: stroke levels must be integers")
+        try:
+            w = np.array(windows, dtype=np.float64).reshape(len(strokes), 3)
+            a = np.array(actions, dtype=np.float64).reshape(len(strokes), ACTION_DIM)
+        except (ValueError, TypeError):
+            raise BrushworkError(
+                f"{path}: each stroke needs a 3-number 'window' and a {ACTION_DIM}-number 'action'"
+            ) from None
+        return _build(doc, a, w, np.array(levels, dtype=np.int64), path)
+
+    @classmethod
+    def from_npz(cls, path: str | os.PathLike[str]) -> StrokeList:
+        """Read the NPZ format. Raises BrushworkError naming the file and the problem."""
+        if not Path(path).is_file():
+            raise BrushworkError(f"{path}: no such file")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                missing = {"meta", "actions", "windows", "levels"} - set(z.files)
+                if missing:
+                    raise BrushworkError(f"{path}: not a brushwork strokes file (missing {sorted(missing)})")
+                meta, actions, windows, levels = z["meta"], z["actions"], z["windows"], z["levels"]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            raise BrushworkError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+        try:
+            doc = json.loads(str(meta[()]))
+        except (ValueError, TypeError, IndexError):
+            raise BrushworkError(f"{path}: the 'meta' entry is not a JSON header") from None
+        _check_header(doc, path)
+        for name, arr, kinds in (
+            ("actions", actions, "f"),
+            ("windows", windows, "f"),
+            ("levels", levels, "iu"),
+        ):
+            if arr.dtype.kind not in kinds:
+                raise BrushworkError(f"{path}: '{name}' has dtype {arr.dtype}, expected a number array")
+        return _build(doc, actions, windows, levels, path)
+
+
+def load(path: str | os.PathLike[str]) -> StrokeList:
+    """Read a ``.json`` or ``.npz`` strokes file. Raises BrushworkError naming the file and the problem."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        return StrokeList.from_json(path)
+    if suffix == ".npz":
+        return StrokeList.from_npz(path)
+    raise BrushworkError(f"{path}: unknown strokes file type {suffix or '(none)'!r}; expected .json or .npz")
+
+
+# -- reading helpers -----------------------------------------------------------------------------------
+
+
+def _read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BrushworkError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise BrushworkError(f"{path}: cannot read it as a text file ({type(e).__name__})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BrushworkError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    if not isinstance(doc, dict):
+        raise BrushworkError(f"{path}: not a brushwork strokes file (expected a JSON object)")
+    return doc
+
+
+def _check_header(doc: Any, path: str | os.PathLike[str]) -> None:
+    """Check schema, version and action layout; raise BrushworkError on anything foreign."""
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        found = doc.get("schema") if isinstance(doc, dict) else None
+        raise BrushworkError(f"{path}: not a brushwork strokes file (schema {found!r}, expected {SCHEMA!r})")
+    version = doc.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise BrushworkError(f"{path}: invalid strokes schema version {version!r}")
+    if version > VERSION:
+        raise BrushworkError(
+            f"{path}: strokes schema version {version} is newer than this brushwork reads (up to {VERSION}); "
+            "upgrade brushwork"
+        )
+    if doc.get("action_fields") != list(FIELDS):
+        raise BrushworkError(f"{path}: action_fields {doc.get('action_fields')!r} differ from {list(FIELDS)}")
+
+
+def _build(
+    doc: dict[str, Any],
+    actions: np.ndarray,
+    windows: np.ndarray,
+    levels: np.ndarray,
+    path: str | os.PathLike[str],
+) -> StrokeList:
+    """Assemble and validate a StrokeList from a checked header and arrays; errors name the file."""
+    try:
+        width, height = doc["width"], doc["height"]
+        if (
+            isinstance(width, bool)
+            or isinstance(height, bool)
+            or not isinstance(width, int)
+            or not isinstance(height, int)
+        ):
+            raise ValueError(f"width and height must be integers, got {width!r}, {height!r}")
+        bg = doc["background"]
+        if not isinstance(bg, list) or len(bg) != 3:
+            raise ValueError(f"background must be 3 numbers, got {bg!r}")
+        if np.any(np.iinfo(np.int32).max < np.asarray(levels, dtype=np.int64)):
+            raise ValueError("levels overflow int32")
+        out = StrokeList(doc["brush"], width, height, tuple(bg), actions, windows, levels)
+        return out.validate()
+    except KeyError as e:
+        raise BrushworkError(f"{path}: header is missing {e.args[0]!r}") from None
+    except (ValueError, TypeError) as e:
+        raise BrushworkError(f"{path}: {e}") from None

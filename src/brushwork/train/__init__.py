@@ -1,0 +1,1 @@
+"""Training the neural painter: generator, discriminator and GAN stages."""

@@ -1,0 +1,171 @@
+"""What every training stage shares: the run folder, distributed set-up, batches, logs, plots, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from PIL import Image, ImageDraw
+
+from brushwork.data.dataset import StrokeShards
+from brushwork.train.config import TrainConfig
+
+
+@dataclass
+class Run:
+    """One training run: its folder, config and place in a distributed job."""
+
+    dir: Path
+    config: TrainConfig
+    brush: str
+    data: Path
+    heldout: Path | None
+    seed: int = 0
+    rank: int = 0
+    world_size: int = 1
+    progress: bool = True
+    started: float = field(default_factory=time.time)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def log(self, stage: str, step: int, **metrics: float) -> None:
+        """Append one line to metrics.jsonl (main process only)."""
+        if not self.is_main:
+            return
+        row = {"stage": stage, "step": step, "time": round(time.time() - self.started, 2)}
+        row.update({k: round(float(v), 6) for k, v in metrics.items()})
+        with open(self.dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def save_config(self, command: str) -> None:
+        if self.is_main:
+            cfg = {"brush": self.brush, "data": str(self.data), "heldout": str(self.heldout), "seed": self.seed,
+                   "world_size": self.world_size, "command": command, "config": asdict(self.config)}  # fmt: skip
+            (self.dir / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+
+
+def setup_distributed() -> tuple[int, int]:
+    """(rank, world_size); initialises torch.distributed when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def batches(run: Run, seed_offset: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless training batches; each rank reads its own shards, reshuffled every epoch."""
+    ds = StrokeShards(run.data, batch_size=run.config.batch_size, seed=run.seed + seed_offset,
+                      rank=run.rank, world_size=run.world_size)  # fmt: skip
+    epoch = 0
+    while True:
+        ds.set_epoch(epoch)
+        yield from ds
+        epoch += 1
+
+
+def lr_at(step: int, total: int, base: float, warmup: int = 200) -> float:
+    """Linear warm-up then cosine decay to 5 % of the base rate."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for g in opt.param_groups:
+        g["lr"] = lr
+
+
+def save_checkpoint(path: Path, step: int, **state) -> None:
+    """Model and optimiser state for --resume (written atomically)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save({"step": step, **{k: v.state_dict() for k, v in state.items()}}, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path, **state) -> int:
+    """Restore state saved by save_checkpoint; returns the step to continue from."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    for k, v in state.items():
+        v.load_state_dict(ckpt[k])
+    return int(ckpt["step"])
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return model.module if hasattr(model, "module") else model
+
+
+# ----------------------------------------------------------------------------- pictures
+
+
+def plot_curves(run: Run, out: Path | None = None) -> Path | None:
+    """Loss curves of every stage from metrics.jsonl, one panel per metric, drawn with PIL."""
+    if not run.is_main or not (run.dir / "metrics.jsonl").exists():
+        return None
+    rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines() if line]
+    series: dict[str, list[tuple[int, float]]] = {}
+    for r in rows:
+        for k, v in r.items():
+            if k not in ("stage", "step", "time"):
+                series.setdefault(f"{r['stage']}/{k}", []).append((r["step"], v))
+    if not series:
+        return None
+    w, h, cols = 320, 180, 3
+    names = sorted(series)
+    rows_n = math.ceil(len(names) / cols)
+    img = Image.new("RGB", (w * cols, h * rows_n), "white")
+    draw = ImageDraw.Draw(img)
+    for i, name in enumerate(names):
+        ox, oy = (i % cols) * w, (i // cols) * h
+        pts = series[name]
+        xs = [p[0] for p in pts]
+        ys = [p[1] for p in pts]
+        x0, x1 = min(xs), max(xs) or 1
+        y0, y1 = min(ys), max(ys)
+        if y1 - y0 < 1e-12:
+            y1 = y0 + 1
+        draw.rectangle([ox + 40, oy + 20, ox + w - 10, oy + h - 20], outline=(200, 200, 200))
+        line = [(ox + 40 + (x - x0) / max(1, x1 - x0) * (w - 50), oy + h - 20 - (y - y0) / (y1 - y0) * (h - 40))
+                for x, y in pts]  # fmt: skip
+        if len(line) > 1:
+            draw.line(line, fill=(30, 90, 200), width=2)
+        draw.text((ox + 42, oy + 4), name, fill="black")
+        draw.text((ox + 2, oy + 20), f"{y1:.3g}", fill=(90, 90, 90))
+        draw.text((ox + 2, oy + h - 30), f"{y0:.3g}", fill=(90, 90, 90))
+    out = out or run.dir / "loss_curves.png"
+    img.save(out)
+    return out
+
+
+def sample_grid(path: Path, engine_strokes: np.ndarray, painted: np.ndarray, columns: int = 16) -> None:
+    """Engine strokes (row pairs: engine above, painter below), both (N, 64, 64, 3) uint8."""
+    from brushwork.data.preview import stroke_grid
+
+    n = len(engine_strokes) - len(engine_strokes) % columns
+    pairs = []
+    for lo in range(0, n, columns):
+        pairs += [engine_strokes[lo : lo + columns], painted[lo : lo + columns]]
+    grid = stroke_grid(np.concatenate(pairs), columns=columns)
+    Image.fromarray(grid).save(path)

@@ -1,0 +1,105 @@
+"""Training configuration: one typed dataclass, presets as data, `--set key=value` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+
+from brushwork.errors import BrushworkError
+
+
+@dataclass
+class TrainConfig:
+    # data
+    train_strokes: int = 60_000  # strokes generated for `train all` when --data is not given
+    heldout_strokes: int = 5_000  # held-out strokes (another seed), never trained on
+    batch_size: int = 64  # CPU sweet spot: larger batches do not train faster per second here
+    # painter (stage 1)
+    painter_channels: tuple[int, ...] = (128, 64, 32, 8, 4)  # benchmarks/painter_speed.py: 0.5 ms/stroke
+    generator_steps: int = 12_000
+    generator_lr: float = 2e-3
+    alpha_weight: float = 4.0  # L1 on coverage: white background makes RGB losses lenient
+    perceptual_every: int = 4  # add the perceptual loss every k steps: it costs twice a pixel-only step
+    perceptual_strokes: int = 16  # strokes of each batch that the perceptual loss sees (cost)
+    feature_weight: float = 1.0
+    style_weight: float = 1e3
+    pixel_weight: float = 1.0
+    # discriminator (stage 2)
+    discriminator_steps: int = 1_500
+    discriminator_lr: float = 2e-4
+    r1_weight: float = 1.0  # R1 gradient penalty on real strokes: keeps D smooth and the GAN stable
+    # GAN (stage 3)
+    gan_steps: int = 3_000
+    gan_lr: float = 2e-4
+    adversarial_weight: float = 0.05  # small next to the reconstruction terms: sharpen, not drift
+    # bookkeeping
+    eval_every: int = 1_000
+    sample_every: int = 2_000
+    checkpoint_every: int = 500
+    eval_strokes: int = 1_000  # held-out strokes for the periodic PSNR (full eval uses 2,000+)
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS: dict[str, dict] = {
+    "default": {},
+    # the shipped secondary brushes and CI-sized runs: same model, fewer steps
+    "quick": {
+        "train_strokes": 30_000,
+        "generator_steps": 4_000,
+        "discriminator_steps": 600,
+        "gan_steps": 1_200,
+        "eval_every": 1_000,
+        "sample_every": 2_000,
+    },
+    # a few steps of every stage, for tests
+    "smoke": {
+        "train_strokes": 512,
+        "heldout_strokes": 256,
+        "batch_size": 16,
+        "generator_steps": 6,
+        "discriminator_steps": 4,
+        "gan_steps": 4,
+        "perceptual_strokes": 4,
+        "eval_every": 3,
+        "sample_every": 4,
+        "checkpoint_every": 2,
+        "eval_strokes": 64,
+    },
+}
+
+
+def _parse(value: str, current):
+    if isinstance(current, bool):
+        if value.lower() in ("1", "true", "yes"):
+            return True
+        if value.lower() in ("0", "false", "no"):
+            return False
+        raise ValueError(value)
+    if isinstance(current, tuple):
+        return tuple(int(v) for v in value.strip("()").split(",") if v.strip())
+    return type(current)(value)
+
+
+def make_config(preset: str = "default", overrides: list[str] | None = None) -> TrainConfig:
+    """A preset plus `key=value` overrides, type-checked against the dataclass."""
+    if preset not in PRESETS:
+        raise BrushworkError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    cfg = TrainConfig(**PRESETS[preset])
+    names = {f.name for f in fields(TrainConfig)}
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in names:
+            raise BrushworkError(f"--set {item!r}: unknown config key {key!r}; keys: {', '.join(sorted(names))}")
+        try:
+            cfg = cfg.replace(**{key: _parse(value, getattr(cfg, key))})
+        except ValueError:
+            raise BrushworkError(
+                f"--set {item!r}: {value!r} is not a valid {type(getattr(cfg, key)).__name__}"
+            ) from None
+    return cfg
+
+
+__all__ = ["TrainConfig", "PRESETS", "make_config", "field"]

@@ -1,0 +1,77 @@
+"""Stage 3: fine-tune painter and discriminator together: reconstruction + a small adversarial term."""
+
+from __future__ import annotations
+
+import torch
+from tqdm import tqdm
+
+from brushwork.models.discriminator import Discriminator
+from brushwork.models.painter import Painter
+from brushwork.train import common as C
+from brushwork.train.discriminator import d_loss
+from brushwork.train.evaluate import load_heldout, paint_strokes, stroke_metrics
+from brushwork.train.generator import AlphaNet, perceptual_loss, reconstruction_loss
+
+
+def train_gan(run: C.Run, painter: Painter, disc: Discriminator, resume: bool = False,
+              extractor=None) -> tuple[Painter, Discriminator]:  # fmt: skip
+    cfg = run.config
+    stage_dir = run.dir / "gan"
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    C.seed_everything(run.seed + 2)
+    painter = painter.to(memory_format=torch.channels_last).train().requires_grad_(True)
+    disc = disc.train()
+    g_model, d_model = AlphaNet(painter), disc
+    if run.world_size > 1:
+        g_model = torch.nn.parallel.DistributedDataParallel(g_model)
+        d_model = torch.nn.parallel.DistributedDataParallel(disc)
+    g_opt = torch.optim.Adam(painter.parameters(), lr=cfg.gan_lr, betas=(0.5, 0.99))
+    d_opt = torch.optim.Adam(disc.parameters(), lr=cfg.discriminator_lr, betas=(0.0, 0.99))
+    percep = perceptual_loss(run, extractor)
+    ckpt = stage_dir / "checkpoint.pt"
+    start = (C.load_checkpoint(ckpt, painter=painter, disc=disc, g_opt=g_opt, d_opt=d_opt)
+             if resume and ckpt.exists() else 0)  # fmt: skip
+
+    held = load_heldout(run.heldout, cfg.eval_strokes) if run.heldout else None
+    data = C.batches(run, seed_offset=2)
+    bar = tqdm(range(start, cfg.gan_steps), initial=start, total=cfg.gan_steps, desc="stage 3 GAN",
+               disable=not (run.progress and run.is_main), smoothing=0.05)  # fmt: skip
+    for step in bar:
+        batch = next(data)
+        acts = batch["actions"]
+        # discriminator step
+        with torch.no_grad():
+            fake = painter.alpha(acts)
+        d_total, d_parts = d_loss(d_model, batch["alphas"], fake, acts, cfg.r1_weight)
+        d_opt.zero_grad(set_to_none=True)
+        d_total.backward()
+        d_opt.step()
+        # painter step: reconstruction keeps it faithful, the adversarial term sharpens texture
+        disc.requires_grad_(False)
+        alpha = g_model(acts)
+        recon, parts = reconstruction_loss(run, percep, alpha, batch, step)
+        adv = -disc(alpha, acts).mean()
+        g_total = recon + cfg.adversarial_weight * adv
+        g_opt.zero_grad(set_to_none=True)
+        g_total.backward()
+        g_opt.step()
+        disc.requires_grad_(True)
+        if step % 50 == 0:
+            run.log("gan", step, g_loss=g_total.item(), adv=adv.item(), **parts, **d_parts)
+            bar.set_postfix(g=f"{g_total.item():.4f}", d_acc=f"{d_parts['d_acc']:.2f}")
+        last = step + 1 == cfg.gan_steps
+        if run.is_main and held is not None and ((step + 1) % cfg.eval_every == 0 or last):
+            m = stroke_metrics(painter, held, discriminator=disc)
+            run.log("gan_eval", step + 1, psnr=m["psnr"], alpha_l1=m["alpha_l1"], d_acc=m["discriminator_accuracy"])
+            painter.train(), disc.train()
+        if run.is_main and held is not None and ((step + 1) % cfg.sample_every == 0 or last):
+            _, rgb = paint_strokes(painter, held["actions"][:64])
+            C.sample_grid(
+                stage_dir / f"samples_{step + 1:06d}.png", held["strokes"][:64], (rgb * 255).round().astype("uint8")
+            )
+            painter.train()
+        if run.is_main and ((step + 1) % cfg.checkpoint_every == 0 or last):
+            C.save_checkpoint(ckpt, step + 1, painter=painter, disc=disc, g_opt=g_opt, d_opt=d_opt)
+    bar.close()
+    C.barrier()
+    return painter.eval(), disc.eval()

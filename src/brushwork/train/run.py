@@ -1,0 +1,142 @@
+"""`brushwork train generator | discriminator | gan | all`: the three stages in order, for one brush.
+
+Run folder (default runs/<brush>):
+    config.json, metrics.jsonl, loss_curves.png
+    generator/ discriminator/ gan/      checkpoints (--resume) and sample grids (engine above, painter below)
+    painter_generator.safetensors       stage 1
+    discriminator.safetensors           stage 2
+    painter_gan.safetensors, discriminator_gan.safetensors   stage 3
+    painter.safetensors, metrics.json   the final painter and its held-out evaluation
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from brushwork.actions import FIELDS
+from brushwork.engine import require_learnable, resolve_brush
+from brushwork.errors import BrushworkError
+from brushwork.train import common as C
+from brushwork.train.config import make_config
+
+HELDOUT_SEED_OFFSET = 1_000  # held-out strokes come from another seed than the training strokes
+EVAL_STROKES = 2_000  # final evaluation (the FID needs a few thousand; 2,000 is the floor we accept)
+
+
+def slug(brush: str) -> str:
+    return brush.removesuffix(".myb").replace("/", "__")
+
+
+def _ensure_data(run: C.Run, generate: bool) -> None:
+    from brushwork.data.generate import generate_dataset
+
+    cfg = run.config
+    wanted = [
+        (run.data, cfg.train_strokes, run.seed, "training"),
+        (run.heldout, cfg.heldout_strokes, run.seed + HELDOUT_SEED_OFFSET, "held-out"),
+    ]
+    for folder, count, seed, what in wanted:
+        if folder is None or (folder.is_dir() and any(folder.glob("*.npz"))):
+            continue
+        if not generate:
+            raise BrushworkError(f"no {what} shards in {folder}: pass --data/--heldout or run 'brushwork train all'")
+        if run.is_main:
+            print(f"generating {count} {what} strokes with {run.brush} into {folder}", file=sys.stderr)
+            shard = min(10_000, count)
+            generate_dataset(folder, run.brush, count=count, seed=seed, shard_size=shard, progress=run.progress)
+        C.barrier()
+
+
+def final_evaluation(run: C.Run, painters: dict[str, Path], disc_path: Path | None) -> dict:
+    """Held-out metrics for each painter file; FID needs the MobileNetV2 weights."""
+    from brushwork.models.discriminator import Discriminator
+    from brushwork.models.features import FID_LAYERS, FeatureExtractor
+    from brushwork.models.painter import Painter
+    from brushwork.train.evaluate import load_heldout, stroke_metrics
+
+    held = load_heldout(run.heldout, max(run.config.eval_strokes, EVAL_STROKES))
+    extractor = FeatureExtractor.mobilenet_v2(layers=FID_LAYERS)
+    disc = Discriminator.from_pretrained(disc_path) if disc_path and disc_path.exists() else None
+    return {name: stroke_metrics(Painter.from_pretrained(p), held, extractor, disc) for name, p in painters.items()}
+
+
+def run_training(args: argparse.Namespace) -> None:
+    from brushwork.models.discriminator import Discriminator
+    from brushwork.models.features import FeatureExtractor
+    from brushwork.models.painter import Painter
+    from brushwork.train.discriminator import train_discriminator
+    from brushwork.train.gan import train_gan
+    from brushwork.train.generator import train_generator
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    info = require_learnable(resolve_brush(args.brush))
+    cfg = make_config(args.preset, args.set)
+    rank, world = C.setup_distributed()
+    run_dir = Path(args.run_dir or f"runs/{slug(info.name)}")
+    data = Path(args.data or f"data/{slug(info.name)}/train")
+    heldout = Path(args.heldout) if args.heldout else (None if args.data else Path(f"data/{slug(info.name)}/heldout"))
+    run = C.Run(dir=run_dir, config=cfg, brush=info.name, data=data, heldout=heldout, seed=args.seed,
+                rank=rank, world_size=world, progress=not args.quiet)  # fmt: skip
+    run_dir.mkdir(parents=True, exist_ok=True)
+    command = (
+        "brushwork " + shlex.join(sys.argv[1:]) if sys.argv and "brushwork" in sys.argv[0] else shlex.join(sys.argv)
+    )
+    run.save_config(command)
+    _ensure_data(run, generate=args.stage == "all")
+    C.seed_everything(args.seed)
+
+    # the perceptual loss's network (MobileNetV2 or the user's VGG19), built once for all stages
+    extractor = FeatureExtractor.vgg19(args.vgg19) if args.vgg19 else FeatureExtractor.mobilenet_v2()
+    meta = {"brush": info.name, "action_fields": ",".join(FIELDS),
+            "command": command, "data_seed": str(args.seed), "data": str(data)}  # fmt: skip
+    stages = ["generator", "discriminator", "gan"] if args.stage == "all" else [args.stage]
+    p_gen, p_disc = run_dir / "painter_generator.safetensors", run_dir / "discriminator.safetensors"
+    p_gan, p_disc_gan = run_dir / "painter_gan.safetensors", run_dir / "discriminator_gan.safetensors"
+
+    for stage in stages:
+        if stage == "generator":
+            painter = train_generator(run, resume=args.resume, extractor=extractor)
+            if run.is_main:
+                painter.save_pretrained(p_gen, {**meta, "stage": "generator"})
+        elif stage == "discriminator":
+            painter = Painter.from_pretrained(_need(p_gen))
+            disc = train_discriminator(run, painter, resume=args.resume)
+            if run.is_main:
+                disc.save_pretrained(p_disc, {**meta, "stage": "discriminator"})
+        else:
+            painter, disc = Painter.from_pretrained(_need(p_gen)), Discriminator.from_pretrained(_need(p_disc))
+            painter, disc = train_gan(run, painter, disc, resume=args.resume, extractor=extractor)
+            if run.is_main:
+                painter.save_pretrained(p_gan, {**meta, "stage": "gan"})
+                disc.save_pretrained(p_disc_gan, {**meta, "stage": "gan"})
+        C.plot_curves(run)
+
+    if run.is_main and "gan" in stages and run.heldout is not None:
+        metrics = final_evaluation(run, {"generator": p_gen, "gan": p_gan}, p_disc_gan)
+        gen, gan = metrics["generator"], metrics["gan"]
+        # ship the GAN painter only if it earned it: a better stroke FID for at most 1 dB of PSNR
+        use_gan = gan.get("fid", 1e9) < gen.get("fid", 0) and gan["psnr"] >= gen["psnr"] - 1.0
+        chosen = "gan" if use_gan else "generator"
+        summary = {"brush": info.name, "command": command, "data_seed": args.seed,
+                   "heldout_seed": args.seed + HELDOUT_SEED_OFFSET, "chosen": chosen, "metrics": metrics,
+                   "minutes": round((time.time() - run.started) / 60, 1)}  # fmt: skip
+        (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+        final = Painter.from_pretrained(p_gan if use_gan else p_gen)
+        final.save_pretrained(run_dir / "painter.safetensors", {**meta, "stage": chosen, "metrics": metrics[chosen]})
+        print(json.dumps(summary, indent=2))
+    if world > 1:
+        torch.distributed.destroy_process_group()
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        raise BrushworkError(f"{path} is missing: run the earlier stage first (or 'brushwork train all')")
+    return path

@@ -1,0 +1,78 @@
+"""Painter and discriminator: shapes, compositing, save/load round trips, weight-file errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from brushwork.errors import BrushworkError
+from brushwork.models.discriminator import Discriminator
+from brushwork.models.painter import Painter, PainterConfig, compose_on_white, load_painter
+from brushwork.models.registry import painter_path, shipped_brushes
+
+
+def test_painter_shapes_and_range():
+    p = Painter(PainterConfig(channels=(32, 16, 8, 4, 4)))
+    a = torch.rand(5, 12)
+    alpha, rgb = p.alpha(a), p(a)
+    assert alpha.shape == (5, 1, 64, 64) and rgb.shape == (5, 3, 64, 64)
+    assert 0 <= alpha.min() and alpha.max() <= 1 and 0 <= rgb.min() and rgb.max() <= 1
+    # the stroke on white is exactly 1 - alpha + alpha * colour, colour from the action
+    assert torch.allclose(rgb, 1 - alpha + alpha * a[:, 6:9, None, None])
+
+
+def test_compose_gradcheck():
+    alpha = torch.rand(2, 1, 4, 4, dtype=torch.float64, requires_grad=True)
+    color = torch.rand(2, 3, 1, 1, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(compose_on_white, (alpha, color))
+
+
+def test_painter_gradients_reach_actions():
+    p = Painter(PainterConfig(channels=(32, 16, 8, 4, 4))).requires_grad_(False)
+    a = torch.rand(3, 12, requires_grad=True)
+    p(a).sum().backward()
+    assert a.grad is not None and a.grad.abs().sum() > 0
+
+
+def test_config_rejects_wrong_depth():
+    with pytest.raises(ValueError, match="out_size"):
+        PainterConfig(channels=(8, 8))
+
+
+def test_save_load_round_trip(tmp_path):
+    p = Painter(PainterConfig(channels=(32, 16, 8, 4, 4)))
+    path = p.save_pretrained(tmp_path / "p.safetensors", {"brush": "classic/pen", "metrics": {"psnr": 1.0}})
+    q = Painter.from_pretrained(path)
+    a = torch.rand(4, 12)
+    assert torch.equal(p.eval()(a), q(a))
+    assert q.metadata["brush"] == "classic/pen" and q.config.channels == (32, 16, 8, 4, 4)
+    d = Discriminator()
+    dpath = d.save_pretrained(tmp_path / "d.safetensors")
+    e = Discriminator.from_pretrained(dpath)
+    x = torch.rand(2, 1, 64, 64)
+    assert torch.allclose(d.eval()(x, a[:2]), e(x, a[:2]))
+
+
+def test_bad_weight_files_are_one_line_errors(tmp_path):
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x00" * 100)
+    with pytest.raises(BrushworkError, match="corrupt.safetensors") as e:
+        Painter.from_pretrained(corrupt)
+    assert "\n" not in str(e.value)
+    d = Discriminator().save_pretrained(tmp_path / "disc.safetensors")
+    with pytest.raises(BrushworkError, match="not a brushwork.painter"):
+        Painter.from_pretrained(d)
+    with pytest.raises(BrushworkError, match="no such weights file"):
+        Painter.from_pretrained(tmp_path / "missing.safetensors")
+    with pytest.raises(BrushworkError, match="train one"):
+        painter_path("classic/charcoal-that-does-not-exist")
+
+
+@pytest.mark.skipif(not shipped_brushes(), reason="no shipped painter yet")
+def test_shipped_painters_load_and_carry_their_provenance():
+    for brush in shipped_brushes():
+        p = load_painter(brush)
+        assert p.metadata["brush"] == brush
+        assert "command" in p.metadata and "data_seed" in p.metadata and "metrics" in p.metadata
+        assert not any(t.requires_grad for t in p.parameters())
+        out = p(torch.rand(2, 12))
+        assert np.isfinite(out.numpy()).all()

@@ -1,0 +1,88 @@
+"""Training stages end to end on a tiny data set, resume, determinism, DDP on 2 CPU processes, eval."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from brushwork.data.generate import generate_dataset
+from brushwork.errors import BrushworkError
+from brushwork.train.config import make_config
+
+BRUSH = "classic/pen"
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "brushwork.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("train-data")
+    generate_dataset(root / "train", BRUSH, count=256, seed=0, shard_size=64, workers=2, progress=False)
+    generate_dataset(root / "heldout", BRUSH, count=96, seed=1, shard_size=96, workers=2, progress=False)
+    return root / "train", root / "heldout"
+
+
+def train(run: Path, data, stage: str = "all", *extra: str) -> subprocess.CompletedProcess:
+    return cli("train", stage, "--brush", BRUSH, "--preset", "smoke", "--data", str(data[0]), "--heldout",
+               str(data[1]), "--run-dir", str(run), "--threads", "1", "--quiet", *extra)  # fmt: skip
+
+
+def test_all_stages_write_their_outputs_and_eval_reports(data, tmp_path):
+    r = train(tmp_path / "run", data)
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "run"
+    outputs = ["config.json", "metrics.jsonl", "loss_curves.png", "painter_generator.safetensors", "metrics.json",
+               "discriminator.safetensors", "painter_gan.safetensors", "painter.safetensors"]  # fmt: skip
+    for name in outputs:
+        assert (run / name).exists(), name
+    assert list((run / "generator").glob("samples_*.png")) and (run / "generator" / "checkpoint.pt").exists()
+    summary = json.loads((run / "metrics.json").read_text())
+    for stage in ("generator", "gan"):
+        assert {"psnr", "alpha_l1", "fid", "discriminator_accuracy"} <= set(summary["metrics"][stage])
+    assert summary["chosen"] in ("generator", "gan") and summary["data_seed"] == 0
+    r = cli("eval", str(run / "painter.safetensors"), "--data", str(data[1]), "--strokes", "50",
+            "--discriminator", str(run / "discriminator_gan.safetensors"))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["strokes"] == 50 and 0 <= report["discriminator_accuracy"] <= 1 and report["psnr"] > 5
+
+
+def test_resume_and_determinism(data, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert train(a, data, "generator", "--seed", "3").returncode == 0
+    assert train(b, data, "generator", "--seed", "3").returncode == 0
+    wa, wb = load_file(a / "painter_generator.safetensors"), load_file(b / "painter_generator.safetensors")
+    assert all((wa[k] == wb[k]).all() for k in wa)
+    r = train(a, data, "generator", "--seed", "3", "--resume", "--set", "generator_steps=9")
+    assert r.returncode == 0, r.stderr
+    steps = [json.loads(line)["step"] for line in (a / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) >= 6  # continued past the first run's 6 steps, not from 0
+    r = train(tmp_path / "c", data, "gan")
+    assert r.returncode == 2 and "run the earlier stage first" in r.stderr
+
+
+def test_two_cpu_processes_with_torchrun(data, tmp_path):
+    run = tmp_path / "ddp"
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+         "-m", "brushwork.cli", "train", "generator", "--brush", BRUSH, "--preset", "smoke", "--data",
+         str(data[0]), "--heldout", str(data[1]), "--run-dir", str(run), "--threads", "1", "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (run / "painter_generator.safetensors").exists()
+
+
+def test_config_overrides_are_checked():
+    assert make_config("smoke", ["generator_steps=7", "painter_channels=8,8,8,8,8"]).generator_steps == 7
+    with pytest.raises(BrushworkError, match="unknown config key 'generatr_steps'"):
+        make_config("default", ["generatr_steps=3"])
+    with pytest.raises(BrushworkError, match="not a valid int"):
+        make_config("default", ["generator_steps=many"])
+    with pytest.raises(BrushworkError, match="unknown preset"):
+        make_config("huge")
