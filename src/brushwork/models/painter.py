@@ -30,6 +30,8 @@ class PainterConfig:
     hidden: int = 256  # MLP width: the action -> shape map is smooth, a small MLP suffices
     channels: tuple[int, ...] = (128, 64, 32, 16, 8)  # feature maps at 4, 8, 16, 32, 64 px
     out_size: int = 64  # the data set's stroke size
+    geometry_prior: bool = True  # feed an analytic sketch of the curve to every stage (see `curve_sketch`)
+    prior_points: int = 32  # points on the curve for the sketch: dense enough that thin strokes are not dotted
 
     def __post_init__(self) -> None:
         self.channels = tuple(self.channels)
@@ -48,6 +50,36 @@ class UpBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.shuffle(self.conv(x)))
+
+
+def curve_sketch(actions: torch.Tensor, size: int, points: int = 32) -> torch.Tensor:
+    """A soft drawing of the stroke's curve from its action alone, (N, 12) -> (N, 1, size, size).
+
+    Why: mapping 12 numbers to *where* the stroke lies is what a small network learns slowest.
+    The geometry is known (the Bezier through the control point, `brushwork.engine.stroke`), so
+    we draw it: Gaussian blobs of the brush's base radius at `points` curve points, weighted by the
+    pressure profile, summed and squashed. The network then learns only the brush's look (width
+    from pressure and speed, texture, ends). Gaussians are separable, so the sum is one batched
+    matmul (N, size, K) @ (N, K, size): cheap, and differentiable in every action field.
+    """
+    a = actions
+    t = (torch.arange(points, device=a.device, dtype=a.dtype) + 0.5) / points  # (K,)
+    s, e = a[:, [A.START_X, A.START_Y]], a[:, [A.END_X, A.END_Y]]  # (N, 2)
+    q = 2 * a[:, [A.CONTROL_X, A.CONTROL_Y]] - 0.5 * (s + e)  # Bezier control through the control point
+    t_ = t[None, :, None]
+    pts = (1 - t_) ** 2 * s[:, None] + 2 * (1 - t_) * t_ * q[:, None] + t_**2 * e[:, None]  # (N, K, 2)
+    # pressure: entry -> mean over the first quarter, held, -> end over the last quarter
+    p_in, p_out = a[:, A.ENTRY_PRESSURE, None], a[:, A.PRESSURE, None]  # (N, 1)
+    p_mid = 0.5 * (p_in + p_out)
+    head, tail = (t / 0.25).clamp(max=1)[None], ((t - 0.75) / 0.25).clamp(min=0)[None]  # (1, K)
+    pressure = torch.where(t[None] < 0.25, p_in + (p_mid - p_in) * head, p_mid + (p_out - p_mid) * tail)  # (N, K)
+    radius = torch.exp(a[:, A.SIZE, None] * A.SIZE_SCALE) / A.REFERENCE_SIZE  # (N, 1) window fraction
+    sigma = torch.clamp(radius, min=0.6 / size)  # at least ~one pixel at this resolution
+    grid = (torch.arange(size, device=a.device, dtype=a.dtype) + 0.5) / size  # (S,)
+    gx = torch.exp(-0.5 * ((grid[None, None] - pts[..., 0:1]) / sigma[..., None]) ** 2)  # (N, K, S)
+    gy = torch.exp(-0.5 * ((grid[None, None] - pts[..., 1:2]) / sigma[..., None]) ** 2)  # (N, K, S)
+    density = torch.bmm((gy * pressure[..., None]).transpose(1, 2), gx)  # (N, S_y, S_x)
+    return torch.tanh(density).unsqueeze(1)  # ~1 inside thick strokes, ~pressure along thin ones
 
 
 class Painter(nn.Module):
@@ -71,13 +103,28 @@ class Painter(nn.Module):
             nn.Linear(config.hidden, c[0] * 16),
             nn.LeakyReLU(0.2, inplace=True),
         )
-        self.ups = nn.Sequential(*[UpBlock(a, b) for a, b in zip(c[:-1], c[1:], strict=True)])
-        self.head = nn.Conv2d(c[-1], 1, 3, padding=1)
+        extra = 1 if config.geometry_prior else 0  # the sketch channel, added at 8, 16, 32 and 64 px
+        self.ups = nn.ModuleList(
+            [UpBlock(a + (extra if i > 0 else 0), b) for i, (a, b) in enumerate(zip(c[:-1], c[1:], strict=True))]
+        )
+        self.head = nn.Conv2d(c[-1] + extra, 1, 3, padding=1)
 
     def alpha_logits(self, actions: torch.Tensor) -> torch.Tensor:
         """(N, 12) in [0, 1] -> (N, 1, 64, 64) coverage logits."""
-        x = self.mlp(actions).view(-1, self.config.channels[0], 4, 4)  # (N, C0, 4, 4)
-        return self.head(self.ups(x))
+        cfg = self.config
+        x = self.mlp(actions).view(-1, cfg.channels[0], 4, 4)  # (N, C0, 4, 4)
+        for i, up in enumerate(self.ups):
+            if cfg.geometry_prior and i > 0:
+                x = self._with_sketch(x, actions)
+            x = up(x)
+        if cfg.geometry_prior:
+            x = self._with_sketch(x, actions)
+        return self.head(x)
+
+    def _with_sketch(self, x: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """(N, C, S, S) -> (N, C + 1, S, S): append the curve sketch at this resolution."""
+        sketch = curve_sketch(actions, x.shape[-1], self.config.prior_points)
+        return torch.cat([x, sketch.to(memory_format=torch.channels_last)], 1)
 
     def alpha(self, actions: torch.Tensor) -> torch.Tensor:
         """(N, 12) in [0, 1] -> (N, 1, 64, 64) coverage in [0, 1]."""

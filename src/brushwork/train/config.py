@@ -17,8 +17,8 @@ class TrainConfig:
     # painter (stage 1)
     painter_channels: tuple[int, ...] = (128, 64, 32, 8, 4)  # benchmarks/painter_speed.py: 0.5 ms/stroke
     generator_steps: int = 12_000
-    generator_lr: float = 2e-3
-    alpha_weight: float = 4.0  # L1 on coverage: white background makes RGB losses lenient
+    generator_lr: float = 1e-3
+    alpha_weight: float = 10.0  # coverage BCE (~0.1): white background makes RGB losses lenient
     perceptual_every: int = 4  # add the perceptual loss every k steps: it costs twice a pixel-only step
     perceptual_strokes: int = 16  # strokes of each batch that the perceptual loss sees (cost)
     feature_weight: float = 1.0

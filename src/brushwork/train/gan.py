@@ -48,8 +48,7 @@ def train_gan(run: C.Run, painter: Painter, disc: Discriminator, resume: bool = 
         d_opt.step()
         # painter step: reconstruction keeps it faithful, the adversarial term sharpens texture
         disc.requires_grad_(False)
-        alpha = g_model(acts)
-        recon, parts = reconstruction_loss(run, percep, alpha, batch, step)
+        recon, alpha, parts = reconstruction_loss(run, percep, g_model(acts), batch, step)
         adv = -disc(alpha, acts).mean()
         g_total = recon + cfg.adversarial_weight * adv
         g_opt.zero_grad(set_to_none=True)
