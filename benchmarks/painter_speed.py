@@ -13,10 +13,11 @@ import torch
 from brushwork.models.painter import Painter, PainterConfig
 
 VARIANTS = {
-    "default (128,64,32,16,8)": PainterConfig(channels=(128, 64, 32, 16, 8)),
-    "wide (256,128,64,32,16)": PainterConfig(channels=(256, 128, 64, 32, 16)),
-    "thin (128,64,32,8,4)": PainterConfig(channels=(128, 64, 32, 8, 4)),
-    "mid (128,96,48,24,8)": PainterConfig(channels=(128, 96, 48, 24, 8)),
+    "thin (128,64,32,8,4) + sketch [default]": PainterConfig(channels=(128, 64, 32, 8, 4)),
+    "thin (128,64,32,8,4), no sketch": PainterConfig(channels=(128, 64, 32, 8, 4), geometry_prior=False),
+    "(128,64,32,16,8) + sketch": PainterConfig(channels=(128, 64, 32, 16, 8)),
+    "(128,64,32,16,8), no sketch": PainterConfig(channels=(128, 64, 32, 16, 8), geometry_prior=False),
+    "wide (256,128,64,32,16), no sketch": PainterConfig(channels=(256, 128, 64, 32, 16), geometry_prior=False),
 }
 
 
