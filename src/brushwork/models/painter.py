@@ -159,7 +159,9 @@ class Painter(nn.Module):
         """Load a painter from a safetensors file (no pickle, no network)."""
         tensors, meta = read_safetensors(path, expected_format="brushwork.painter")
         try:
-            painter = cls(PainterConfig(**json.loads(meta["config"])))
+            config = json.loads(meta["config"])
+            config.setdefault("geometry_prior", False)  # files written before the sketch existed
+            painter = cls(PainterConfig(**config))
             painter.load_state_dict(tensors)
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise BrushworkError(
