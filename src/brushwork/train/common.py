@@ -48,11 +48,16 @@ class Run:
         with open(self.dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
 
-    def save_config(self, command: str) -> None:
+    def save_config(self, command: str) -> list[str]:
+        """Write config.json; returns every command run in this folder so far, this one last."""
+        path = self.dir / "config.json"
+        commands = json.loads(path.read_text()).get("commands", []) if path.exists() else []
+        commands.append(command)
         if self.is_main:
             cfg = {"brush": self.brush, "data": str(self.data), "heldout": str(self.heldout), "seed": self.seed,
-                   "world_size": self.world_size, "command": command, "config": asdict(self.config)}  # fmt: skip
-            (self.dir / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+                   "world_size": self.world_size, "commands": commands, "config": asdict(self.config)}  # fmt: skip
+            path.write_text(json.dumps(cfg, indent=2) + "\n")
+        return commands
 
 
 def setup_distributed() -> tuple[int, int]:

@@ -90,14 +90,14 @@ def run_training(args: argparse.Namespace) -> None:
     command = (
         "brushwork " + shlex.join(sys.argv[1:]) if sys.argv and "brushwork" in sys.argv[0] else shlex.join(sys.argv)
     )
-    run.save_config(command)
+    commands = run.save_config(command)
     _ensure_data(run, generate=args.stage == "all")
     C.seed_everything(args.seed)
 
     # the perceptual loss's network (MobileNetV2 or the user's VGG19), built once for all stages
     extractor = FeatureExtractor.vgg19(args.vgg19) if args.vgg19 else FeatureExtractor.mobilenet_v2()
     meta = {"brush": info.name, "action_fields": ",".join(FIELDS),
-            "command": command, "data_seed": str(args.seed), "data": str(data)}  # fmt: skip
+            "command": " && ".join(commands), "data_seed": str(args.seed), "data": str(data)}  # fmt: skip
     stages = ["generator", "discriminator", "gan"] if args.stage == "all" else [args.stage]
     p_gen, p_disc = run_dir / "painter_generator.safetensors", run_dir / "discriminator.safetensors"
     p_gan, p_disc_gan = run_dir / "painter_gan.safetensors", run_dir / "discriminator_gan.safetensors"
@@ -126,7 +126,7 @@ def run_training(args: argparse.Namespace) -> None:
         # ship the GAN painter only if it earned it: a better stroke FID for at most 1 dB of PSNR
         use_gan = gan.get("fid", 1e9) < gen.get("fid", 0) and gan["psnr"] >= gen["psnr"] - 1.0
         chosen = "gan" if use_gan else "generator"
-        summary = {"brush": info.name, "command": command, "data_seed": args.seed,
+        summary = {"brush": info.name, "commands": commands, "data_seed": args.seed,
                    "heldout_seed": args.seed + HELDOUT_SEED_OFFSET, "chosen": chosen, "metrics": metrics,
                    "minutes": round((time.time() - run.started) / 60, 1)}  # fmt: skip
         (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
