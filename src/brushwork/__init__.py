@@ -32,7 +32,7 @@ def load_painter(brush: str = "classic/dry_brush", device: str = "cpu"):
 
 
 def paint(image, **kwargs):
-    """Paint an image with brushstrokes: see `brushwork.paint.pipeline.paint`."""
-    from brushwork.paint.pipeline import paint as _paint
+    """Paint an image with brushstrokes: see `brushwork.painting.pipeline.paint`."""
+    from brushwork.painting.pipeline import paint as _paint
 
     return _paint(image, **kwargs)

@@ -76,13 +76,13 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def cmd_paint(args: argparse.Namespace) -> None:
-    from brushwork.paint.pipeline import paint_cli
+    from brushwork.painting.pipeline import paint_cli
 
     paint_cli(args)
 
 
 def cmd_render(args: argparse.Namespace) -> None:
-    from brushwork.paint.pipeline import render_cli
+    from brushwork.painting.pipeline import render_cli
 
     render_cli(args)
 
@@ -131,7 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds for the whole optimisation, split over the levels")  # fmt: skip
     s.add_argument("--init", default=None, metavar="STROKES", help="continue from a strokes.json / .npz")
     s.add_argument("--device", default="cpu")
-    s.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: all cores)")
+    s.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="torch CPU threads (default: the cores other work leaves free)",
+    )
     s.add_argument("--no-engine", action="store_true", help="skip the real-brush re-render")
     s.add_argument("--no-video", action="store_true", help="skip process.gif / process.mp4")
     s.add_argument("--fps", type=_positive_int, default=15, help="video frame rate (default: 15)")

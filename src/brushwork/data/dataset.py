@@ -83,4 +83,4 @@ class StrokeShards(IterableDataset):
             order = rng.permutation(n) if self.shuffle else np.arange(n)
             stop = n - n % self.batch_size if self.drop_last else n
             for lo in range(0, stop, self.batch_size):
-                yield batch_to_tensors(shard, np.sort(order[lo : lo + self.batch_size]) if not self.shuffle else order[lo : lo + self.batch_size])
+                yield batch_to_tensors(shard, order[lo : lo + self.batch_size])

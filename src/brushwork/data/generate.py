@@ -116,7 +116,9 @@ def generate_dataset(
     todo = [
         j for j in range(spec.num_shards) if j % num_shards == shard_index and not (out / spec.shard_name(j)).exists()
     ]
-    tasks = [(spec, j, lo, min(lo + CHUNK, spec.shard_count(j))) for j in todo for lo in range(0, spec.shard_count(j), CHUNK)]
+    tasks = [
+        (spec, j, lo, min(lo + CHUNK, spec.shard_count(j))) for j in todo for lo in range(0, spec.shard_count(j), CHUNK)
+    ]
     total = sum(hi - lo for _, _, lo, hi in tasks)
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks) or 1))
 

@@ -84,9 +84,7 @@ def load_shard(path: str | os.PathLike) -> dict[str, np.ndarray]:
     strokes, acts = data["strokes"], data["actions"]
     n = len(acts)
     if strokes.shape != (n, STROKE_SIZE, STROKE_SIZE, 3) or strokes.dtype != np.uint8:
-        raise BrushworkError(
-            f"{path}: 'strokes' must be uint8 ({n}, 64, 64, 3), got {strokes.dtype} {strokes.shape}"
-        )
+        raise BrushworkError(f"{path}: 'strokes' must be uint8 ({n}, 64, 64, 3), got {strokes.dtype} {strokes.shape}")
     try:
         acts = A.check_actions(acts, name=f"{path.name} 'actions'").astype(np.float32)
     except ValueError as e:
@@ -111,9 +109,7 @@ def write_shard(path: str | os.PathLike, strokes: np.ndarray, actions: np.ndarra
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(
-                f, strokes=strokes, actions=np.asarray(actions, dtype=np.float64), alphas=alphas
-            )
+            np.savez_compressed(f, strokes=strokes, actions=np.asarray(actions, dtype=np.float64), alphas=alphas)
         os.replace(tmp, path)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)

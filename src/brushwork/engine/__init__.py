@@ -6,4 +6,12 @@ Public calls: `render`, `render_canvas`, `list_brushes`, `resolve_brush`.
 from brushwork.engine.brushes import DEFAULT_BRUSH, BrushInfo, list_brushes, require_learnable, resolve_brush
 from brushwork.engine.draw import render, render_canvas
 
-__all__ = ["DEFAULT_BRUSH", "BrushInfo", "list_brushes", "require_learnable", "resolve_brush", "render", "render_canvas"]
+__all__ = [
+    "DEFAULT_BRUSH",
+    "BrushInfo",
+    "list_brushes",
+    "require_learnable",
+    "resolve_brush",
+    "render",
+    "render_canvas",
+]

@@ -86,7 +86,9 @@ def lib() -> ctypes.CDLL:
     for name, sig in sigs.items():
         fn = getattr(handle, name, None)
         if fn is None:
-            raise BrushworkError(f"libmypaint is too old (no {name}); libmypaint 1.5 or newer is needed: {INSTALL_HINT}")
+            raise BrushworkError(
+                f"libmypaint is too old (no {name}); libmypaint 1.5 or newer is needed: {INSTALL_HINT}"
+            )
         fn.restype, fn.argtypes = sig
     return handle
 

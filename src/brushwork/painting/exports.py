@@ -1,6 +1,6 @@
 """Exports of a painting: PNG, layered OpenRaster, SVG strokes, and time-lapse GIF / MP4.
 
-Every writer is atomic (see `brushwork.paint.io`): on error no file, not even a partial one, appears.
+Every writer is atomic (see `brushwork.painting.io`): on error no file, not even a partial one, appears.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from PIL import Image
 
 from brushwork.actions import PRESSURE_SCALE
 from brushwork.errors import BrushworkError
-from brushwork.paint.io import atomic_path, atomic_write, write_bytes_atomic
-from brushwork.paint.strokes import StrokeList
+from brushwork.painting.io import atomic_path, atomic_write, write_bytes_atomic
+from brushwork.painting.strokes import StrokeList
 
 PathLike = str | os.PathLike[str]
 
@@ -101,9 +101,7 @@ def save_ora(
     ``Thumbnails/thumbnail.png`` (at most 256 px) and ``mergedimage.png``.
     """
     if len(layers) == 0 or len(layers) != len(names):
-        raise ValueError(
-            f"need at least one layer and one name per layer, got {len(layers)} and {len(names)}"
-        )
+        raise ValueError(f"need at least one layer and one name per layer, got {len(layers)} and {len(names)}")
     bg = np.asarray(background_rgb, np.float64)
     if bg.shape != (3,) or not np.all((bg >= 0) & (bg <= 1)):
         raise ValueError(f"background_rgb must be 3 numbers in [0, 1], got {background_rgb!r}")
@@ -192,8 +190,7 @@ def save_svg(path: PathLike, strokes: StrokeList, scale: float = 1.0) -> None:
 
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{w}" height="{h}"'
-        f' viewBox="0 0 {w} {h}">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{w}" height="{h}" viewBox="0 0 {w} {h}">',
         f"<desc>brushwork painting, brush {escape(strokes.brush)}, {len(strokes)} strokes</desc>",
         f'<rect x="0" y="0" width="{w}" height="{h}" fill="{_hex(strokes.background)}"/>',
     ]
@@ -220,9 +217,7 @@ def save_svg(path: PathLike, strokes: StrokeList, scale: float = 1.0) -> None:
 # -- time-lapse videos ---------------------------------------------------------------------------------
 
 
-def frame_schedule(
-    n_strokes: int, seconds: float = 6.0, fps: float = 10.0, include_start: bool = True
-) -> list[int]:
+def frame_schedule(n_strokes: int, seconds: float = 6.0, fps: float = 10.0, include_start: bool = True) -> list[int]:
     """Stroke counts after which to take time-lapse frames, so a video lasts about `seconds`.
 
     Returns a strictly increasing list ending at `n_strokes` (and starting at 0, the bare canvas, if
@@ -303,9 +298,7 @@ def ffmpeg_path() -> str:
     """The ffmpeg executable, or BrushworkError if it is not installed (callers then skip MP4)."""
     exe = shutil.which("ffmpeg")
     if exe is None:
-        raise BrushworkError(
-            "ffmpeg not found on PATH; install it (e.g. apt-get install ffmpeg) to write MP4"
-        )
+        raise BrushworkError("ffmpeg not found on PATH; install it (e.g. apt-get install ffmpeg) to write MP4")
     return exe
 
 

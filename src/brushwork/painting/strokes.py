@@ -62,7 +62,7 @@ from brushwork.actions import (
     START_Y,
 )
 from brushwork.errors import BrushworkError
-from brushwork.paint.io import atomic_write, write_text_atomic
+from brushwork.painting.io import atomic_write, write_text_atomic
 
 SCHEMA = "brushwork.strokes"
 VERSION = 1  # the newest schema version this code reads and the one it writes
@@ -145,9 +145,7 @@ class StrokeList:
         if self.actions.ndim != 2 or self.actions.shape[1] != ACTION_DIM:
             raise ValueError(f"actions must have shape (N, {ACTION_DIM}), got {self.actions.shape}")
         if self.windows.shape != (n, 3):
-            raise ValueError(
-                f"windows must have shape ({n}, 3), (x0, y0, w) per stroke, got {self.windows.shape}"
-            )
+            raise ValueError(f"windows must have shape ({n}, 3), (x0, y0, w) per stroke, got {self.windows.shape}")
         if self.levels.shape != (n,):
             raise ValueError(f"levels must have shape ({n},), got {self.levels.shape}")
         if not np.all(np.isfinite(self.actions)):
@@ -259,7 +257,7 @@ class StrokeList:
             actions = [s["action"] for s in strokes]
         except (KeyError, TypeError):
             raise BrushworkError(
-                f"{path}: every stroke needs 'level', 'window' and 'action' (see brushwork.paint.strokes)"
+                f"{path}: every stroke needs 'level', 'window' and 'action' (see brushwork.painting.strokes)"
             ) from None
         if not all(isinstance(lv, int) and not isinstance(lv, bool) for lv in levels):
             raise BrushworkError(f"{path}: stroke levels must be integers")
