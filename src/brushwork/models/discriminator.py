@@ -13,7 +13,7 @@ What keeps this one useful:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -53,15 +53,9 @@ class Discriminator(nn.Module):
         return self.out(h).squeeze(1) + (self.embed(actions) * h).sum(dim=1)
 
     def save_pretrained(self, path: str | Path, metadata: dict | None = None) -> Path:
-        from safetensors.torch import save_file
+        from brushwork.models.painter import write_safetensors
 
-        path = Path(path)
-        meta = {"format": "brushwork.discriminator", "config": json.dumps(asdict(self.config))}
-        meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
-        tmp = path.with_name(f".{path.name}.tmp")
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, str(tmp), metadata=meta)
-        tmp.replace(path)
-        return path
+        return write_safetensors(self, path, "brushwork.discriminator", metadata)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> Discriminator:

@@ -144,15 +144,7 @@ class Painter(nn.Module):
 
     def save_pretrained(self, path: str | Path, metadata: dict | None = None) -> Path:
         """Write safetensors with the config and `metadata` (brush, training command, metrics...)."""
-        from safetensors.torch import save_file
-
-        path = Path(path)
-        meta = {"format": "brushwork.painter", "config": json.dumps(asdict(self.config))}
-        meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
-        tmp = path.with_name(f".{path.name}.tmp")
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, str(tmp), metadata=meta)
-        tmp.replace(path)
-        return path
+        return write_safetensors(self, path, "brushwork.painter", metadata)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> Painter:
@@ -174,6 +166,19 @@ class Painter(nn.Module):
 def compose_on_white(alpha: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
     """alpha (N, 1, H, W), color (N, 3, 1, 1) in [0, 1] -> (N, 3, H, W) stroke on white."""
     return 1.0 - alpha + alpha * color
+
+
+def write_safetensors(module: nn.Module, path: str | Path, fmt: str, metadata: dict | None = None) -> Path:
+    """Save a module's weights, its `config` dataclass and string metadata, atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    meta = {"format": fmt, "config": json.dumps(asdict(module.config))}
+    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}, str(tmp), metadata=meta)
+    tmp.replace(path)
+    return path
 
 
 def read_safetensors(path: str | Path, expected_format: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
