@@ -121,7 +121,7 @@ class Painter(nn.Module):
             sketch = curve_sketch(actions, cfg.out_size, cfg.prior_points).to(memory_format=torch.channels_last)
         for i, up in enumerate(self.ups):
             if sketch is not None and i > 0:
-                x = torch.cat([x, F.adaptive_avg_pool2d(sketch, x.shape[-1])], 1)  # (N, C + 1, S, S)
+                x = torch.cat([x, F.avg_pool2d(sketch, cfg.out_size // x.shape[-1])], 1)  # (N, C + 1, S, S)
             x = up(x)
         if sketch is not None:
             x = torch.cat([x, sketch], 1)

@@ -164,10 +164,19 @@ def plot_curves(run: Run, out: Path | None = None) -> Path | None:
     return out
 
 
-def sample_grid(path: Path, engine_strokes: np.ndarray, painted: np.ndarray, columns: int = 16) -> None:
-    """Engine strokes (row pairs: engine above, painter below), both (N, 64, 64, 3) uint8."""
-    from brushwork.data.preview import stroke_grid
+def save_samples(path: Path, painter: torch.nn.Module, held: dict[str, np.ndarray], count: int = 64) -> None:
+    """A grid of the first `count` held-out strokes: engine rows above the painter's rows.
 
+    Leaves the painter in the train/eval mode it was in.
+    """
+    from brushwork.data.preview import stroke_grid
+    from brushwork.train.evaluate import paint_strokes
+
+    was_training = painter.training
+    _, rgb = paint_strokes(painter, held["actions"][:count])  # switches the painter to eval
+    painter.train(was_training)
+    engine_strokes, painted = held["strokes"][:count], (rgb * 255).round().astype(np.uint8)
+    columns = 16
     n = len(engine_strokes) - len(engine_strokes) % columns
     pairs = []
     for lo in range(0, n, columns):

@@ -9,7 +9,7 @@ from brushwork.models.discriminator import Discriminator
 from brushwork.models.painter import Painter
 from brushwork.train import common as C
 from brushwork.train.discriminator import d_loss
-from brushwork.train.evaluate import load_heldout, paint_strokes, stroke_metrics
+from brushwork.train.evaluate import load_heldout, stroke_metrics
 from brushwork.train.generator import AlphaNet, perceptual_loss, reconstruction_loss
 
 
@@ -64,11 +64,7 @@ def train_gan(run: C.Run, painter: Painter, disc: Discriminator, resume: bool = 
             run.log("gan_eval", step + 1, psnr=m["psnr"], alpha_l1=m["alpha_l1"], d_acc=m["discriminator_accuracy"])
             painter.train(), disc.train()
         if run.is_main and held is not None and ((step + 1) % cfg.sample_every == 0 or last):
-            _, rgb = paint_strokes(painter, held["actions"][:64])
-            C.sample_grid(
-                stage_dir / f"samples_{step + 1:06d}.png", held["strokes"][:64], (rgb * 255).round().astype("uint8")
-            )
-            painter.train()
+            C.save_samples(stage_dir / f"samples_{step + 1:06d}.png", painter, held)
         if run.is_main and ((step + 1) % cfg.checkpoint_every == 0 or last):
             C.save_checkpoint(ckpt, step + 1, painter=painter, disc=disc, g_opt=g_opt, d_opt=d_opt)
     bar.close()

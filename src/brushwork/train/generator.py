@@ -9,7 +9,7 @@ from tqdm import tqdm
 from brushwork.models.features import PerceptualLoss, PerceptualLossConfig
 from brushwork.models.painter import Painter, PainterConfig, compose_on_white
 from brushwork.train import common as C
-from brushwork.train.evaluate import load_heldout, paint_strokes, stroke_metrics
+from brushwork.train.evaluate import load_heldout, stroke_metrics
 
 
 class AlphaNet(torch.nn.Module):
@@ -91,11 +91,7 @@ def train_generator(run: C.Run, painter: Painter | None = None, resume: bool = F
             run.log("generator_eval", step + 1, psnr=m["psnr"], alpha_l1=m["alpha_l1"])
             painter.train()
         if run.is_main and held is not None and ((step + 1) % cfg.sample_every == 0 or last):
-            _, rgb = paint_strokes(painter, held["actions"][:64])
-            C.sample_grid(
-                stage_dir / f"samples_{step + 1:06d}.png", held["strokes"][:64], (rgb * 255).round().astype("uint8")
-            )
-            painter.train()
+            C.save_samples(stage_dir / f"samples_{step + 1:06d}.png", painter, held)
         if run.is_main and ((step + 1) % cfg.checkpoint_every == 0 or last):
             C.save_checkpoint(ckpt, step + 1, painter=painter, opt=opt)
     bar.close()
