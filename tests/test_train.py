@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from brushwork.data.generate import generate_dataset
@@ -45,6 +46,15 @@ def test_all_stages_write_their_outputs_and_eval_reports(data, tmp_path):
     for stage in ("generator", "gan"):
         assert {"psnr", "alpha_l1", "fid", "discriminator_accuracy"} <= set(summary["metrics"][stage])
     assert summary["chosen"] in ("generator", "gan") and summary["data_seed"] == 0
+    # the choice follows the rule on the validation metrics: a better FID for at most 1 dB of PSNR
+    val = summary["validation_metrics"]
+    gan_wins = val["gan"]["fid"] < val["generator"]["fid"] and val["gan"]["psnr"] >= val["generator"]["psnr"] - 1
+    assert summary["chosen"] == ("gan" if gan_wins else "generator")
+    # the GAN painter saved is the moving average of the weights, not the last step's weights
+    ckpt = torch.load(run / "gan" / "checkpoint.pt", weights_only=True)
+    shipped = load_file(run / "painter_gan.safetensors")
+    assert all(torch.equal(shipped[k], ckpt["ema"][k]) for k in shipped)
+    assert any(not torch.equal(shipped[k], ckpt["painter"][k]) for k in shipped)
     r = cli("eval", str(run / "painter.safetensors"), "--data", str(data[1]), "--strokes", "50",
             "--discriminator", str(run / "discriminator_gan.safetensors"))  # fmt: skip
     assert r.returncode == 0, r.stderr

@@ -13,7 +13,10 @@ from brushwork.train import common as C
 
 def d_loss(disc: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, actions: torch.Tensor,
            r1_weight: float) -> tuple[torch.Tensor, dict[str, float]]:  # fmt: skip
-    """Hinge loss plus R1 (gradient penalty on real strokes); returns (loss, parts)."""
+    """Hinge loss plus R1 (gradient penalty on real strokes); returns (loss, parts).
+
+    Pass r1_weight=0 to skip the penalty on this step (lazy R1: callers apply it every k steps x k).
+    """
     real = real.detach().requires_grad_(r1_weight > 0)
     s_real = disc(real, actions)
     s_fake = disc(fake.detach(), actions)
@@ -25,6 +28,11 @@ def d_loss(disc: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, action
         loss = loss + 0.5 * r1_weight * r1
         parts["r1"] = r1.item()
     return loss, parts
+
+
+def lazy_r1_weight(cfg, step: int) -> float:
+    """Lazy R1: the penalty on every `r1_every`-th step only, scaled up to keep its average strength."""
+    return cfg.r1_weight * cfg.r1_every if step % cfg.r1_every == 0 else 0.0
 
 
 def train_discriminator(run: C.Run, painter: Painter, resume: bool = False) -> Discriminator:
@@ -45,7 +53,7 @@ def train_discriminator(run: C.Run, painter: Painter, resume: bool = False) -> D
         batch = next(data)
         with torch.no_grad():
             fake = painter.alpha(batch["actions"])
-        loss, parts = d_loss(model, batch["alphas"], fake, batch["actions"], cfg.r1_weight)
+        loss, parts = d_loss(model, batch["alphas"], fake, batch["actions"], lazy_r1_weight(cfg, step))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

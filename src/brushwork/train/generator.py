@@ -33,8 +33,11 @@ def perceptual_loss(run: C.Run, extractor=None) -> PerceptualLoss:
     )
 
 
-def reconstruction_loss(run: C.Run, percep: PerceptualLoss, logits: torch.Tensor, batch: dict, step: int):
+def reconstruction_loss(run: C.Run, percep: PerceptualLoss, logits: torch.Tensor, batch: dict, step: int,
+                        perceptual_every: int | None = None):  # fmt: skip
     """Coverage BCE on every stroke + perceptual loss on the first few; returns (loss, alpha, parts).
+
+    The perceptual term runs every `perceptual_every` steps (default: the config's stage-1 value).
 
     BCE on the logits, not L1/MSE on the sigmoid: 90 % of a stroke window is empty, and with a
     loss on the sigmoid the painter collapses to "nothing anywhere" within a few hundred steps,
@@ -47,7 +50,7 @@ def reconstruction_loss(run: C.Run, percep: PerceptualLoss, logits: torch.Tensor
     alpha = torch.sigmoid(logits)
     loss = cfg.alpha_weight * bce
     parts = {"alpha_bce": bce.item(), "alpha_l1": torch.abs(alpha - batch["alphas"]).mean().item()}
-    if step % cfg.perceptual_every == 0:
+    if step % (perceptual_every or cfg.perceptual_every) == 0:
         k = cfg.perceptual_strokes
         rgb = compose_on_white(alpha[:k], Painter.color(batch["actions"][:k]))
         p, pp = percep(rgb, batch["strokes"][:k])
