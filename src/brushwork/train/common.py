@@ -51,7 +51,8 @@ class Run:
     def save_config(self, command: str) -> list[str]:
         """Write config.json; returns every command run in this folder so far, this one last."""
         path = self.dir / "config.json"
-        commands = json.loads(path.read_text()).get("commands", []) if path.exists() else []
+        old = json.loads(path.read_text()) if path.exists() else {}
+        commands = old.get("commands") or ([old["command"]] if "command" in old else [])  # "command": before v0.2
         commands.append(command)
         if self.is_main:
             cfg = {"brush": self.brush, "data": str(self.data), "heldout": str(self.heldout), "seed": self.seed,
