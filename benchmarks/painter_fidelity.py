@@ -29,6 +29,15 @@ VARIANTS = {
 }
 
 
+def endless(folder: str, batch_size: int = 64):
+    ds = StrokeShards(folder, batch_size=batch_size, seed=0)
+    epoch = 0
+    while True:
+        ds.set_epoch(epoch)
+        yield from ds
+        epoch += 1
+
+
 def speed(cfg: PainterConfig, batch: int = 1024, repeats: int = 5) -> float:
     p = Painter(cfg).to(memory_format=torch.channels_last).requires_grad_(False)
     x = torch.rand(batch, 12, requires_grad=True)
@@ -58,7 +67,7 @@ def main() -> None:
         torch.manual_seed(0)
         painter = Painter(cfg).to(memory_format=torch.channels_last).train()
         opt = torch.optim.Adam(painter.parameters(), lr=1e-3, betas=(0.9, 0.99))
-        data = iter(StrokeShards(args.data, batch_size=64, seed=0))
+        data = endless(args.data)
         t0 = time.perf_counter()
         for step in range(args.steps):
             set_lr(opt, lr_at(step, args.steps, 1e-3))

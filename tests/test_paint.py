@@ -43,7 +43,6 @@ def _painter_file() -> str | None:
 
 PAINTER = _painter_file()
 assert PAINTER is not None, "the shipped classic/dry_brush painter is missing (or set BRUSHWORK_TEST_PAINTER)"
-needs_painter = pytest.mark.usefixtures()  # kept for readability: these tests use the real painter
 SEED_IMAGES = Path(__file__).resolve().parent.parent / "examples"  # the four seed photos
 
 
@@ -164,7 +163,6 @@ def test_plan_levels():
 # -- painting ------------------------------------------------------------------------------------------
 
 
-@needs_painter
 def test_painting_beats_the_blank_canvas(photo):
     p = paint(photo, strokes=60, size=64, steps=10, painter=PAINTER, progress=False)
     blank = np.broadcast_to(np.asarray(p.strokes.background, np.float32), p.target.shape)
@@ -178,7 +176,6 @@ def test_painting_beats_the_blank_canvas(photo):
     assert np.allclose(replay.permute(1, 2, 0).numpy(), p.image, atol=1e-5)
 
 
-@needs_painter
 def test_outputs_written_and_strokes_round_trip(painted, tmp_path):
     names = {p.name for p in painted.iterdir()}
     have_mp4 = any(os.access(os.path.join(d, "ffmpeg"), os.X_OK) for d in os.environ["PATH"].split(os.pathsep))
@@ -205,7 +202,6 @@ def test_outputs_written_and_strokes_round_trip(painted, tmp_path):
     assert Image.open(big).size == (150, 150)
 
 
-@needs_painter
 def test_init_continues_a_painting(painted, photo):
     first = load_strokes(painted / "strokes.json")
     more = paint(photo, strokes=30, size=96, steps=8, init=painted / "strokes.json", painter=PAINTER, progress=False)
@@ -219,7 +215,6 @@ def test_init_continues_a_painting(painted, photo):
         paint(photo, strokes=5, size=96, steps=1, init=first, brush="classic/pen", painter=PAINTER, progress=False)
 
 
-@needs_painter
 def test_several_images_get_their_own_folders(photo, tmp_path):
     other = tmp_path / "gray.png"
     Image.fromarray(np.linspace(0, 255, 40 * 30).reshape(30, 40).astype(np.uint8), "L").save(other)
@@ -318,7 +313,6 @@ def test_small_huge_and_odd_images(tmp_path, monkeypatch):
         images.load_image(np.full((10, 10, 3), 2.0))
 
 
-@needs_painter
 def test_public_api(photo):
     import brushwork
 
@@ -339,7 +333,6 @@ def test_paint_checks_arguments(photo):
         paint(photo, strokes=0)
 
 
-@needs_painter
 def test_time_budget_is_kept(photo):
     p = paint(photo, strokes=40, size=64, time_budget=2.0, painter=Painter.from_pretrained(PAINTER), progress=False)
     assert p.timings["optimise"] < 2 * 2.0 + 1.0  # the last level's init and composite come on top (and noise)

@@ -1,4 +1,4 @@
-"""Stage 1: pre-train the painter with the perceptual loss (feature + style + pixel) and an alpha L1."""
+"""Stage 1: pre-train the painter with a coverage BCE and the perceptual loss (feature + style + pixel)."""
 
 from __future__ import annotations
 
