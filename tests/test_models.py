@@ -99,3 +99,15 @@ def test_shipped_painters_match_the_real_brush_on_fresh_strokes(brush):
     recorded = json.loads(painter.metadata["metrics"])["psnr"]
     assert psnr > recorded - 1.5, f"{brush}: {psnr:.2f} dB on fresh strokes, {recorded} dB recorded"
     assert psnr > 25.0
+
+
+def test_chunked_batches_give_the_same_strokes_and_gradients():
+    p = Painter(PainterConfig()).requires_grad_(False)
+    p.chunk_size = 16
+    a = torch.rand(40, 12, requires_grad=True)
+    chunked = p.alpha(a)
+    (g_chunked,) = torch.autograd.grad(chunked.square().sum(), a)
+    p.chunk_size = 1024
+    whole = p.alpha(a)
+    (g_whole,) = torch.autograd.grad(whole.square().sum(), a)
+    assert torch.allclose(chunked, whole, atol=1e-6) and torch.allclose(g_chunked, g_whole, atol=1e-5)

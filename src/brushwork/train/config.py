@@ -16,7 +16,7 @@ class TrainConfig:
     batch_size: int = 64  # CPU sweet spot: larger batches do not train faster per second here
     # painter (stage 1)
     # +1 sketch channel makes the conv inputs 64, 32, 8, 4: oneDNN's fast paths want such counts,
-    # 0.59 ms/stroke against 0.72 for (128, 64, 32, 8, 4) (benchmarks/painter_speed.py)
+    # 0.58 ms/stroke against 0.66 for (128, 64, 32, 8, 4) unchunked (benchmarks/painter_speed.py)
     painter_channels: tuple[int, ...] = (128, 63, 31, 7, 3)
     generator_steps: int = 12_000
     generator_lr: float = 1e-3
