@@ -14,7 +14,7 @@ from brushwork.models.painter import Painter, PainterConfig
 
 VARIANTS = {
     "thin (128,63,31,7,3) + sketch [default]": PainterConfig(channels=(128, 63, 31, 7, 3)),
-    "thin (128,64,32,8,4) + sketch [shipped before v0.2]": PainterConfig(channels=(128, 64, 32, 8, 4)),
+    "thin (128,64,32,8,4) + sketch [shipped pen, charcoal]": PainterConfig(channels=(128, 64, 32, 8, 4)),
     "thin (128,64,32,8,4), no sketch": PainterConfig(channels=(128, 64, 32, 8, 4), geometry_prior=False),
     "(128,64,32,16,8) + sketch": PainterConfig(channels=(128, 64, 32, 16, 8)),
     "(128,64,32,16,8), no sketch": PainterConfig(channels=(128, 64, 32, 16, 8), geometry_prior=False),

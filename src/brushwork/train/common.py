@@ -111,11 +111,16 @@ def save_checkpoint(path: Path, step: int, **state) -> None:
     tmp.replace(path)
 
 
-def load_checkpoint(path: Path, **state) -> int:
-    """Restore state saved by save_checkpoint; returns the step to continue from."""
+def load_checkpoint(path: Path, missing_ok: tuple[str, ...] = (), **state) -> int:
+    """Restore state saved by save_checkpoint; returns the step to continue from.
+
+    Names in `missing_ok` may be absent from the file (state added by a later version); they are
+    left as they are.
+    """
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     for k, v in state.items():
-        v.load_state_dict(ckpt[k])
+        if k in ckpt or k not in missing_ok:
+            v.load_state_dict(ckpt[k])
     return int(ckpt["step"])
 
 

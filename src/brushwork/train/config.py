@@ -15,8 +15,8 @@ class TrainConfig:
     heldout_strokes: int = 5_000  # held-out strokes (another seed), never trained on
     batch_size: int = 64  # CPU sweet spot: larger batches do not train faster per second here
     # painter (stage 1)
-    # +1 sketch channel makes the conv inputs 64, 32, 8, 4: oneDNN's fast paths want such counts,
-    # 0.58 ms/stroke against 0.66 for (128, 64, 32, 8, 4) unchunked (benchmarks/painter_speed.py)
+    # +1 sketch channel makes the conv inputs 64, 32, 8, 4: oneDNN's fast paths want such counts
+    # (README, "Painter speed vs fidelity")
     painter_channels: tuple[int, ...] = (128, 63, 31, 7, 3)
     generator_steps: int = 12_000
     generator_lr: float = 1e-3
@@ -36,7 +36,7 @@ class TrainConfig:
     gan_lr: float = 2e-4  # warm-up then cosine decay, like stage 1
     adversarial_weight: float = 0.05  # small next to the reconstruction terms: sharpen, not drift
     gan_perceptual_every: int = 1  # stage 3 applies the perceptual loss every step: it is what lowers the FID
-    gan_ema: float = 0.999  # the GAN painter saved is an exponential moving average of its weights
+    gan_ema: float = 0.999  # the GAN painter saved is an EMA of its weights (decay warmed up, see gan.py)
     # bookkeeping
     eval_every: int = 1_000
     sample_every: int = 2_000
@@ -104,6 +104,9 @@ def make_config(preset: str = "default", overrides: list[str] | None = None) -> 
             raise BrushworkError(
                 f"--set {item!r}: {value!r} is not a valid {type(getattr(cfg, key)).__name__}"
             ) from None
+    for f in fields(TrainConfig):
+        if f.name.endswith("_every") and getattr(cfg, f.name) < 1:
+            raise BrushworkError(f"{f.name} must be at least 1, got {getattr(cfg, f.name)}")
     return cfg
 
 

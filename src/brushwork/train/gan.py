@@ -27,17 +27,20 @@ def train_gan(run: C.Run, painter: Painter, disc: Discriminator, resume: bool = 
     C.seed_everything(run.seed + 2)
     painter = painter.to(memory_format=torch.channels_last).train().requires_grad_(True)
     disc = disc.train()
+    ema = copy.deepcopy(painter).eval().requires_grad_(False)
     g_model, d_model = AlphaNet(painter), disc
     if run.world_size > 1:
         g_model = torch.nn.parallel.DistributedDataParallel(g_model)
         d_model = torch.nn.parallel.DistributedDataParallel(disc)
     g_opt = torch.optim.Adam(painter.parameters(), lr=cfg.gan_lr, betas=(0.5, 0.99))
     d_opt = torch.optim.Adam(disc.parameters(), lr=cfg.discriminator_lr, betas=(0.0, 0.99))
-    ema = copy.deepcopy(painter).eval().requires_grad_(False)
     percep = perceptual_loss(run, extractor)
     ckpt = stage_dir / "checkpoint.pt"
-    start = (C.load_checkpoint(ckpt, painter=painter, ema=ema, disc=disc, g_opt=g_opt, d_opt=d_opt)
-             if resume and ckpt.exists() else 0)  # fmt: skip
+    start = 0
+    if resume and ckpt.exists():
+        start = C.load_checkpoint(ckpt, painter=painter, disc=disc, g_opt=g_opt, d_opt=d_opt)
+        ema.load_state_dict(painter.state_dict())  # checkpoints before v0.2 hold no average: start it here
+        C.load_checkpoint(ckpt, missing_ok=("ema",), ema=ema)
 
     held = load_heldout(run.heldout, cfg.eval_strokes) if run.heldout else None
     data = C.batches(run, seed_offset=2)
@@ -46,7 +49,7 @@ def train_gan(run: C.Run, painter: Painter, disc: Discriminator, resume: bool = 
     for step in bar:
         lr = C.lr_at(step, cfg.gan_steps, cfg.gan_lr)
         C.set_lr(g_opt, lr)
-        C.set_lr(d_opt, lr / cfg.gan_lr * cfg.discriminator_lr)
+        C.set_lr(d_opt, C.lr_at(step, cfg.gan_steps, cfg.discriminator_lr))
         batch = next(data)
         acts = batch["actions"]
         # discriminator step
@@ -65,7 +68,9 @@ def train_gan(run: C.Run, painter: Painter, disc: Discriminator, resume: bool = 
         g_total.backward()
         g_opt.step()
         disc.requires_grad_(True)
-        with torch.no_grad():  # EMA with the usual warm-up, so short runs are not stuck near the start
+        # EMA with the usual warm-up, so short runs are not stuck near the start: the decay is
+        # min(gan_ema, (1 + t) / (10 + t)), i.e. 0.9925 at step 1,200 and 0.997 at step 3,000
+        with torch.no_grad():
             decay = min(cfg.gan_ema, (1 + step) / (10 + step))
             for p_ema, p in zip(ema.parameters(), painter.parameters(), strict=True):
                 p_ema.lerp_(p, 1.0 - decay)

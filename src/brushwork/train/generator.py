@@ -50,7 +50,7 @@ def reconstruction_loss(run: C.Run, percep: PerceptualLoss, logits: torch.Tensor
     alpha = torch.sigmoid(logits)
     loss = cfg.alpha_weight * bce
     parts = {"alpha_bce": bce.item(), "alpha_l1": torch.abs(alpha - batch["alphas"]).mean().item()}
-    if step % (perceptual_every or cfg.perceptual_every) == 0:
+    if step % (cfg.perceptual_every if perceptual_every is None else perceptual_every) == 0:
         k = cfg.perceptual_strokes
         rgb = compose_on_white(alpha[:k], Painter.color(batch["actions"][:k]))
         p, pp = percep(rgb, batch["strokes"][:k])

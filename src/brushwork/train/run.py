@@ -54,12 +54,12 @@ def _ensure_data(run: C.Run, generate: bool) -> None:
         C.barrier()
 
 
-def final_evaluation(run: C.Run, painters: dict[str, Path], disc_path: Path | None) -> tuple[dict, dict]:
+def final_evaluation(run: C.Run, painters: dict[str, Path], disc_path: Path | None) -> tuple[dict, dict | None]:
     """(test, validation) held-out metrics for each painter file; FID needs the MobileNetV2 weights.
 
-    The first EVAL_STROKES held-out strokes are the reported test set; the next EVAL_STROKES, when
-    there are that many, are a validation set to choose between the stage-1 and GAN painters, so
-    the reported numbers are not the ones the choice was made on.
+    The first EVAL_STROKES held-out strokes are the reported test set; the next EVAL_STROKES are a
+    validation set to choose between the stage-1 and GAN painters, so the reported numbers are not
+    the ones the choice was made on. A held-out set too small for both gives validation None.
     """
     from brushwork.models.discriminator import Discriminator
     from brushwork.models.features import FID_LAYERS, FeatureExtractor
@@ -69,11 +69,12 @@ def final_evaluation(run: C.Run, painters: dict[str, Path], disc_path: Path | No
     n = max(run.config.eval_strokes, EVAL_STROKES)
     held = load_heldout(run.heldout, 2 * n)
     test = {k: v[:n] for k, v in held.items()}
-    val = {k: v[n:] for k, v in held.items()} if len(held["actions"]) >= 2 * n else test
+    val = {k: v[n:] for k, v in held.items()} if len(held["actions"]) >= 2 * n else None
     extractor = FeatureExtractor.mobilenet_v2(layers=FID_LAYERS)
     disc = Discriminator.from_pretrained(disc_path) if disc_path and disc_path.exists() else None
     models = {name: Painter.from_pretrained(p) for name, p in painters.items()}
-    return tuple({name: stroke_metrics(m, data, extractor, disc) for name, m in models.items()} for data in (test, val))
+    metrics = lambda data: {name: stroke_metrics(m, data, extractor, disc) for name, m in models.items()}  # noqa: E731
+    return metrics(test), (metrics(val) if val is not None else None)
 
 
 def run_training(args: argparse.Namespace) -> None:
@@ -131,13 +132,16 @@ def run_training(args: argparse.Namespace) -> None:
 
     if run.is_main and "gan" in stages and run.heldout is not None:
         metrics, validation = final_evaluation(run, {"generator": p_gen, "gan": p_gan}, p_disc_gan)
-        gen, gan = validation["generator"], validation["gan"]
+        if validation is None:
+            print(f"warning: fewer than {2 * EVAL_STROKES} held-out strokes, so the GAN painter is chosen on the "
+                  "reported test strokes themselves", file=sys.stderr)  # fmt: skip
+        gen, gan = (validation or metrics)["generator"], (validation or metrics)["gan"]
         # ship the GAN painter only if it earned it: a better stroke FID for at most 1 dB of PSNR
         use_gan = gan.get("fid", 1e9) < gen.get("fid", 0) and gan["psnr"] >= gen["psnr"] - 1.0
         chosen = "gan" if use_gan else "generator"
         summary = {"brush": info.name, "commands": commands, "data_seed": args.seed,
                    "heldout_seed": args.seed + HELDOUT_SEED_OFFSET, "chosen": chosen, "metrics": metrics,
-                   "validation_metrics": validation,
+                   "validation_metrics": validation or "none: held-out set too small, chosen on the test strokes",
                    "minutes": round((time.time() - run.started) / 60, 1)}  # fmt: skip
         (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         final = Painter.from_pretrained(p_gan if use_gan else p_gen)
