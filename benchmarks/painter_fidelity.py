@@ -15,6 +15,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from painter_speed import measure  # this folder's speed benchmark: one way to time a painter
 
 from brushwork.data.dataset import StrokeShards
 from brushwork.models.painter import Painter, PainterConfig
@@ -36,17 +37,6 @@ def endless(folder: str, batch_size: int = 64):
         ds.set_epoch(epoch)
         yield from ds
         epoch += 1
-
-
-def speed(cfg: PainterConfig, batch: int = 1024, repeats: int = 5) -> float:
-    p = Painter(cfg).to(memory_format=torch.channels_last).requires_grad_(False)
-    x = torch.rand(batch, 12, requires_grad=True)
-    for _ in range(2):
-        p.alpha(x).sum().backward()
-    t = time.perf_counter()
-    for _ in range(repeats):
-        p.alpha(x).sum().backward()
-    return (time.perf_counter() - t) / repeats / batch * 1e3
 
 
 def main() -> None:
@@ -79,9 +69,10 @@ def main() -> None:
         train_s = time.perf_counter() - t0
         m = stroke_metrics(painter, held)
         torch.set_num_threads(args.speed_threads)
+        ms = measure(Painter(cfg), 1024, channels_last=True)
         row = {"variant": name, "params": sum(t.numel() for t in painter.parameters()), "train_steps": args.steps,
                "train_seconds": round(train_s, 1), "train_threads": args.threads, "heldout_psnr": m["psnr"],
-               "heldout_alpha_l1": m["alpha_l1"], "ms_per_stroke_fwd_bwd_b1024": round(speed(cfg), 3),
+               "heldout_alpha_l1": m["alpha_l1"], "ms_per_stroke_fwd_bwd_b1024": round(ms, 3),
                "speed_threads": args.speed_threads}  # fmt: skip
         print(json.dumps(row), flush=True)
 

@@ -581,11 +581,9 @@ def _concat(a: StrokeList, b: StrokeList) -> StrokeList:
 
 
 @torch.no_grad()
-def painter_alphas(painter: Painter, actions: Tensor, batch: int = 512) -> Tensor:
-    """(N, 12) -> (N, 1, 64, 64) float32 coverage, computed in batches (no grad)."""
-    device = next(painter.parameters()).device
-    out = [painter.alpha(actions[i : i + batch].to(device)).float() for i in range(0, len(actions), batch)]
-    return torch.cat(out) if out else torch.zeros(0, 1, NATIVE, NATIVE, device=device)
+def painter_alphas(painter: Painter, actions: Tensor) -> Tensor:
+    """(N, 12) -> (N, 1, 64, 64) float32 coverage, no grad (the painter runs large N in chunks itself)."""
+    return painter.alpha(actions.to(next(painter.parameters()).device)).float()
 
 
 @torch.no_grad()

@@ -135,7 +135,8 @@ def run_training(args: argparse.Namespace) -> None:
         if validation is None:
             print(f"warning: fewer than {2 * EVAL_STROKES} held-out strokes, so the GAN painter is chosen on the "
                   "reported test strokes themselves", file=sys.stderr)  # fmt: skip
-        gen, gan = (validation or metrics)["generator"], (validation or metrics)["gan"]
+        judged = validation or metrics
+        gen, gan = judged["generator"], judged["gan"]
         # ship the GAN painter only if it earned it: a better stroke FID for at most 1 dB of PSNR
         use_gan = gan.get("fid", 1e9) < gen.get("fid", 0) and gan["psnr"] >= gen["psnr"] - 1.0
         chosen = "gan" if use_gan else "generator"
