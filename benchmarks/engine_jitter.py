@@ -17,6 +17,7 @@ import numpy as np
 
 from brushwork.actions import sample_actions
 from brushwork.engine.draw import render_canvas
+from brushwork.metrics import mse_to_psnr
 
 SHIFTS = ((64, 0), (0, 64), (64, 64))  # whole-pixel moves: the tile grid is 64 px
 
@@ -36,7 +37,7 @@ def main() -> None:
             errors.append(np.mean((here - moved[dy : dy + 64, dx : dx + 64]) ** 2))
     mse = float(np.mean(errors))
     print(json.dumps({"brush": args.brush, "strokes": args.count, "shifts_px": SHIFTS,
-                      "psnr_same_action_moved": round(10 * np.log10(1 / mse), 2)}))  # fmt: skip
+                      "psnr_same_action_moved": round(mse_to_psnr(mse), 2)}))  # fmt: skip
 
 
 if __name__ == "__main__":

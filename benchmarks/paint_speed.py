@@ -71,9 +71,9 @@ def baseline(args: argparse.Namespace) -> None:
     import torch
 
     from brushwork import actions as A
+    from brushwork.images import fit_to_canvas, load_image, resize
     from brushwork.models.painter import Painter, load_painter
     from brushwork.painting.canvas import PassGrid, composite_pass, resize_alpha
-    from brushwork.painting.images import fit_to_canvas, load_image, resize
     from brushwork.painting.optimise import OptimiseConfig, PaintLoss
     from brushwork.painting.pipeline import psnr, ssim
 

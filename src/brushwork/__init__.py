@@ -3,7 +3,8 @@
 The public surface is small and loads nothing heavy at import time::
 
     import brushwork
-    result = brushwork.paint("photo.jpg")          # a Painting: .image, .strokes
+    result = brushwork.paint("photo.jpg")          # a Painting: .image (the real brush's), .strokes
+    pipe = brushwork.PaintPipeline.from_pretrained("classic/dry_brush")   # built once, then pipe(image)
     painter = brushwork.load_painter("classic/dry_brush")
     pixels = brushwork.render(actions, brush="classic/dry_brush", size=64)
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "paint", "load_painter", "render", "BrushworkError"]
+__all__ = ["__version__", "paint", "PaintPipeline", "load_painter", "render", "BrushworkError"]
 
 from brushwork.errors import BrushworkError
 
@@ -31,8 +32,16 @@ def load_painter(brush: str = "classic/dry_brush", device: str = "cpu"):
     return _load(brush, device=device)
 
 
-def paint(image, **kwargs):
+def paint(image, config=None, **kwargs):
     """Paint an image with brushstrokes: see `brushwork.painting.pipeline.paint`."""
     from brushwork.painting.pipeline import paint as _paint
 
-    return _paint(image, **kwargs)
+    return _paint(image, config, **kwargs)
+
+
+def __getattr__(name: str):
+    if name == "PaintPipeline":  # imported on first use: `import brushwork` stays light
+        from brushwork.painting.pipeline import PaintPipeline
+
+        return PaintPipeline
+    raise AttributeError(f"module 'brushwork' has no attribute {name!r}")

@@ -7,7 +7,11 @@ Library errors (BrushworkError, bad values) become one line on stderr and exit c
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 from brushwork import __version__
 from brushwork.errors import BrushworkError
@@ -76,15 +80,125 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def cmd_paint(args: argparse.Namespace) -> None:
-    from brushwork.painting.pipeline import paint_cli
+    """Paint each image with one pipeline (painter and loss network built once), write its files.
 
-    paint_cli(args)
+    Everything is checked first (settings, every image, the init strokes, brush and painter): a bad
+    input fails at once with one line, not after minutes of painting.
+    """
+    import torch
+
+    from brushwork.images import fit_to_canvas, load_image
+    from brushwork.painting.config import PaintConfig
+    from brushwork.painting.outputs import SaveOptions, save_outputs
+    from brushwork.painting.pipeline import PaintPipeline, continue_strokes
+    from brushwork.painting.strokes import load as load_strokes
+
+    strokes = args.strokes if args.strokes is not None else (None if args.time_budget is not None else 1000)
+    config = PaintConfig(
+        strokes=strokes, size=args.size, brush=args.brush, painter=args.painter, loss=args.loss, seed=args.seed,
+        steps=args.steps, time_budget=args.time_budget, device=args.device, engine=not args.no_engine,
+        min_stroke=args.min_stroke, max_stroke=args.max_stroke,
+    )  # fmt: skip
+    if not (0 < args.video_seconds <= 600):
+        raise BrushworkError(f"--video-seconds must be in (0, 600], got {args.video_seconds}")
+    init = load_strokes(args.init) if args.init is not None else None
+    for path in args.images:
+        target = fit_to_canvas(load_image(path), args.size, name=path)
+        if init is not None:
+            continue_strokes(init, args.brush, *target.shape[:2], label=args.init)
+    torch.set_num_threads(args.threads or default_threads(None if args.quiet else _note))
+    pipe = PaintPipeline(config)
+    options = SaveOptions(
+        video=not args.no_video, render_size=args.render_size, fps=args.fps, video_seconds=args.video_seconds,
+        video_size=args.video_size,
+    )  # fmt: skip
+    for path, folder in zip(args.images, _folders(args.images, Path(args.out)), strict=True):
+        t0 = time.perf_counter()
+        painting = pipe(path, init=init, progress=not args.quiet)
+        t1 = time.perf_counter()
+        report = save_outputs(painting, folder, options)
+        t2 = time.perf_counter()
+        kind = "real brush" if painting.real else "painter only"
+        gap = "" if report.psnr_engine is None else f", painter canvas vs real {report.psnr_engine:.1f} dB"
+        print(
+            f"{path} -> {folder}/ ({len(report.files)} files, {t2 - t0:.1f} s: painting {t1 - t0:.1f} s, "
+            f"files {t2 - t1:.1f} s); {len(painting.strokes)} strokes, {kind}, PSNR {painting.psnr:.2f} dB, "
+            f"SSIM {painting.ssim:.3f}{gap}",
+            flush=True,
+        )
 
 
 def cmd_render(args: argparse.Namespace) -> None:
-    from brushwork.painting.pipeline import render_cli
+    """Re-render a strokes file with the real brush at any size."""
+    from brushwork.painting.exports import save_png
+    from brushwork.painting.result import render_engine
+    from brushwork.painting.strokes import load as load_strokes
 
-    render_cli(args)
+    s = load_strokes(args.strokes)
+    out = Path(args.output)
+    if out.suffix.lower() != ".png":
+        raise BrushworkError(f"output must be a .png file, got {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image = render_engine(s, size=args.size, brush=args.brush)
+    save_png(out, image)
+    print(f"{out} ({image.shape[1]}x{image.shape[0]}, {len(s)} strokes, brush {args.brush or s.brush})")
+
+
+def _note(text: str) -> None:
+    print(f"brushwork: note: {text}", file=sys.stderr)
+
+
+def _folders(images: list[str], out: Path) -> list[Path]:
+    """One output folder per image: OUT itself for one image, OUT/<stem> (made unique) for several."""
+    if len(images) == 1:
+        return [out]
+    seen: dict[str, int] = {}
+    folders = []
+    for path in images:
+        stem = Path(path).stem or "image"
+        seen[stem] = seen.get(stem, 0) + 1
+        folders.append(out / (stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"))
+    return folders
+
+
+def busy_cores(interval: float = 0.25) -> float | None:
+    """How many CPU cores other work keeps busy right now (from /proc/stat over `interval` s), or None."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]) - idle, sum(fields[:8])  # guest time is already inside user time
+
+    try:
+        busy0, total0 = sample()
+        time.sleep(interval)
+        busy1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    cores = os.cpu_count() or 1
+    return cores * (busy1 - busy0) / max(1, total1 - total0)
+
+
+def default_threads(notify: Callable[[str], None] | None = None) -> int:
+    """torch threads for a run: torch's default (all cores) minus the cores other work keeps busy.
+
+    Why: two OpenMP threads competing with another job for a core spin-wait on each other; measured on
+    2 cores with a training job running, the painter's forward + backward took 10.3 s with 2 threads and
+    0.49 s with 1. A free core costs nothing to use; a busy one costs 20x.
+    """
+    import torch
+
+    most = torch.get_num_threads()
+    busy = busy_cores()
+    if busy is None:
+        return most
+    threads = max(1, min(most, round((os.cpu_count() or most) - busy)))
+    if threads < most and notify is not None:
+        notify(
+            f"{busy:.1f} of {os.cpu_count()} cores are busy with other work: using {threads} thread(s) (see --threads)"
+        )
+    return threads
 
 
 # ----------------------------------------------------------------------------- parser
@@ -107,37 +221,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     # paint
     s = sub.add_parser("paint", help="paint photos with brushstrokes", description=(
-        "Paint each IMAGE with brushstrokes optimised through the neural painter. Writes painting.png, "
-        "comparison.png, strokes.json, painting_engine.png (real MyPaint re-render), painting.ora, "
-        "painting.svg, process.gif and process.mp4 into OUT_DIR (one sub-folder per image when several)."))  # fmt: skip
+        "Paint each IMAGE with brushstrokes optimised through the neural painter, level by level over the "
+        "real MyPaint brush's painting. Writes painting.png (the real brush's painting), painting_neural.png "
+        "(the painter's canvas), comparison.png, strokes.json, painting.ora, painting.svg, process.gif and "
+        "process.mp4 into OUT_DIR (one sub-folder per image when several). The same command, seed and "
+        "--threads give the same painting."))  # fmt: skip
     s.add_argument("images", nargs="+", metavar="IMAGE")
     s.add_argument("-o", "--out", default="out", metavar="OUT_DIR", help="output folder (default: out)")
-    s.add_argument("--strokes", type=_positive_int, default=1000, help="number of strokes (default: 1000)")
+    s.add_argument("--strokes", type=_positive_int, default=None,
+                   help="number of strokes (default: 1000, or chosen to fit --time-budget)")  # fmt: skip
     s.add_argument("--size", type=_positive_int, default=512, help="long side of the canvas in px (default: 512)")
     s.add_argument("--brush", default=DEFAULT_BRUSH, help=f"brush with a painter (default: {DEFAULT_BRUSH})")
     s.add_argument("--painter", default=None, help="a painter .safetensors file instead of the shipped one")
     s.add_argument(
         "--loss",
-        choices=["content", "pixel", "mixed"],
         default="mixed",
         help="content: CNN features (intrinsic style transfer); pixel: L2; mixed: both (default)",
     )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--render-size", type=_positive_int, default=None,
-                   help="long side of painting_engine.png (default: --size)")  # fmt: skip
+                   help="also write painting_engine.png, the real brush at this long side")  # fmt: skip
+    s.add_argument("--max-stroke", type=float, default=0.5, metavar="FRAC",
+                   help="largest stroke window, fraction of the long side (default: 0.5)")  # fmt: skip
+    s.add_argument("--min-stroke", type=float, default=0.0625, metavar="FRAC",
+                   help="smallest stroke window, fraction of the long side (default: 0.0625)")  # fmt: skip
     g = s.add_mutually_exclusive_group()
     g.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps per level")
     g.add_argument("--time-budget", type=float, default=None, metavar="SEC",
-                   help="seconds for the whole optimisation, split over the levels")  # fmt: skip
+                   help="seconds of painting; without --strokes brushwork chooses the strokes to fit")  # fmt: skip
     s.add_argument("--init", default=None, metavar="STROKES", help="continue from a strokes.json / .npz")
     s.add_argument("--device", default="cpu")
     s.add_argument(
         "--threads",
         type=_positive_int,
         default=None,
-        help="torch CPU threads (default: the cores other work leaves free)",
+        help="torch CPU threads (default: the cores other work leaves free); part of what makes a run repeatable",
     )
-    s.add_argument("--no-engine", action="store_true", help="skip the real-brush re-render")
+    s.add_argument("--no-engine", action="store_true",
+                   help="painter only: no real brush in the loop, painting.png is the painter's canvas")  # fmt: skip
     s.add_argument("--no-video", action="store_true", help="skip process.gif / process.mp4")
     s.add_argument("--fps", type=_positive_int, default=15, help="video frame rate (default: 15)")
     s.add_argument("--video-seconds", type=float, default=4.0, help="video length (default: 4)")

@@ -27,6 +27,7 @@ from brushwork import actions as A
 from brushwork.data.shards import STROKE_SIZE, rgba_to_shard_arrays, write_shard
 from brushwork.engine import render, require_learnable, resolve_brush
 from brushwork.errors import BrushworkError
+from brushwork.io import write_text_atomic
 
 MANIFEST = "manifest.json"
 CHUNK = 250  # strokes per worker task: small enough to balance 2 workers, large enough to amortise IPC
@@ -109,9 +110,7 @@ def generate_dataset(
         if not old or any(old.get(k) != manifest[k] for k in keys):
             raise BrushworkError(f"{out} already holds a different data set ({manifest_path}); choose another --out")
     else:
-        tmp = manifest_path.with_name(f".{MANIFEST}.tmp")
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(tmp, manifest_path)
+        write_text_atomic(manifest_path, json.dumps(manifest, indent=2) + "\n")
 
     todo = [
         j for j in range(spec.num_shards) if j % num_shards == shard_index and not (out / spec.shard_name(j)).exists()

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from brushwork.data.shards import load_shard, shard_files
+from brushwork.io import atomic_path
 
 
 def stroke_grid(strokes: np.ndarray, columns: int | None = None, pad: int = 2) -> np.ndarray:
@@ -33,7 +34,6 @@ def preview_dataset(folder: str | os.PathLike, out: str | os.PathLike, count: in
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    img.save(tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        img.save(tmp, format="PNG")
     return out

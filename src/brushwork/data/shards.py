@@ -16,7 +16,6 @@ colour (a stroke of colour c over white is 1 - a + a * c, so 1 - rgb = a * (1 - 
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from brushwork import actions as A
 from brushwork.errors import BrushworkError
+from brushwork.io import atomic_write
 
 STROKE_SIZE = 64
 REQUIRED_KEYS = ("strokes", "actions")
@@ -106,16 +106,11 @@ def write_shard(path: str | os.PathLike, strokes: np.ndarray, actions: np.ndarra
     A full disk or an interruption never leaves a half-written file under the final name.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz.tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(path, "wb") as f:
             np.savez_compressed(f, strokes=strokes, actions=np.asarray(actions, dtype=np.float64), alphas=alphas)
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise BrushworkError(f"cannot write {path}: {e.strerror or e}") from None
-        raise
+    except OSError as e:
+        raise BrushworkError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def shard_files(folder: str | os.PathLike) -> list[Path]:

@@ -96,6 +96,56 @@ def render(
     return out
 
 
+class EngineCanvas:
+    """A painting on one libmypaint surface, painted stroke list by stroke list, in painting order.
+
+    The surface is transparent at first; `image()` composites it over the background colour. Painting
+    a list in several calls leaves exactly the tiles one call would (each stroke gets a new brush, so a
+    stroke's pixels depend only on its action, window and what lies under it), which makes a painting
+    built level by level byte-identical to `render_canvas` of its whole stroke list.
+
+    Example:
+        >>> canvas = EngineCanvas(64, 48, "classic/pen", background=(1.0, 1.0, 1.0))
+        >>> canvas.paint(np.full((1, 12), 0.5), np.array([[0.0, 0.0, 48.0]]))
+        >>> canvas.image().shape
+        (48, 64, 3)
+    """
+
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        brush: str | os.PathLike | BrushInfo = "classic/dry_brush",
+        background: tuple[float, float, float] = (1.0, 1.0, 1.0),
+        scale: float = 1.0,
+    ) -> None:
+        self.info = _brush_info(brush)
+        self.scale = float(scale)
+        self.width, self.height = max(1, round(width * scale)), max(1, round(height * scale))
+        self.background = np.asarray(background, dtype=np.float32)
+        self.surface = Surface()
+        self.strokes = 0
+
+    def paint(self, actions: np.ndarray, windows: np.ndarray) -> None:
+        """Paint (N, 12) actions in their (N, 3) windows (x0, y0, w) of the unscaled canvas, in order."""
+        acts = A.check_actions(actions)
+        win = np.asarray(windows, dtype=np.float64).reshape(-1, 3)
+        if len(win) != len(acts):
+            raise ValueError(f"windows must have one row per action: {len(win)} rows for {len(acts)} actions")
+        for action, (x0, y0, w) in zip(acts, win * self.scale, strict=True):
+            _draw(self.info, self.surface, action, x0, y0, w)
+        self.strokes += len(acts)
+
+    def premultiplied(self) -> np.ndarray:
+        """float32 (h, w, 4) premultiplied RGBA of the strokes alone (transparent where unpainted)."""
+        return self.surface.read(0, 0, self.width, self.height)
+
+    def image(self) -> np.ndarray:
+        """float32 (h, w, 3) RGB in [0, 1]: the strokes over the background."""
+        prem = self.premultiplied()
+        return np.clip(prem[..., :3] + (1.0 - prem[..., 3:4]) * self.background, 0.0, 1.0)
+
+
 def render_canvas(
     actions: np.ndarray,
     windows: np.ndarray,
@@ -117,15 +167,30 @@ def render_canvas(
     Returns:
         float32 (round(height*scale), round(width*scale), 3) RGB in [0, 1].
     """
+    canvas = EngineCanvas(width, height, brush, background, scale)
+    canvas.paint(actions, windows)
+    return canvas.image()
+
+
+def stroke_alphas(
+    actions: np.ndarray, windows: np.ndarray, brush: str | os.PathLike | BrushInfo, pad: float = 0.25
+) -> list[tuple[int, int, np.ndarray]]:
+    """Each stroke's real coverage on the canvas, painted alone: [(x, y, alpha (h, w) float32), ...].
+
+    A stroke's box is its window grown by `pad` x w on every side (a brush's dabs reach a little past
+    the curve's window), on whole canvas px; boxes may reach outside the canvas (crop them). With
+    normal blending the coverage does not depend on the stroke's colour or on what lies under it:
+    over a canvas C the stroke paints C * (1 - alpha) + alpha * colour.
+    """
+    info = _brush_info(brush)
     acts = A.check_actions(actions)
     win = np.asarray(windows, dtype=np.float64).reshape(-1, 3)
-    if len(win) != len(acts):
-        raise ValueError(f"windows must have one row per action: {len(win)} rows for {len(acts)} actions")
-    info = _brush_info(brush)
-    out_w, out_h = max(1, round(width * scale)), max(1, round(height * scale))
     surface = Surface()
-    for action, (x0, y0, w) in zip(acts, win * scale, strict=True):
+    out = []
+    for action, (x0, y0, w) in zip(acts, win, strict=True):
+        surface.clear()
         _draw(info, surface, action, x0, y0, w)
-    prem = surface.read(0, 0, out_w, out_h)
-    bg = np.asarray(background, dtype=np.float32)
-    return np.clip(prem[..., :3] + (1.0 - prem[..., 3:4]) * bg, 0.0, 1.0)
+        bx, by = math.floor(x0 - pad * w), math.floor(y0 - pad * w)
+        side = math.ceil(x0 + w + pad * w) - bx, math.ceil(y0 + w + pad * w) - by
+        out.append((bx, by, surface.read(bx, by, side[0], side[1])[..., 3].copy()))
+    return out

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from brushwork import actions as A
 from brushwork.errors import BrushworkError
+from brushwork.io import atomic_path
 
 
 @dataclass
@@ -189,9 +190,8 @@ def write_safetensors(module: nn.Module, path: str | Path, fmt: str, metadata: d
     path = Path(path)
     meta = {"format": fmt, "config": json.dumps(asdict(module.config))}
     meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}, str(tmp), metadata=meta)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}, str(tmp), metadata=meta)
     return path
 
 

@@ -1,6 +1,6 @@
 """Exports of a painting: PNG, layered OpenRaster, SVG strokes, and time-lapse GIF / MP4.
 
-Every writer is atomic (see `brushwork.painting.io`): on error no file, not even a partial one, appears.
+Every writer is atomic (see `brushwork.io`): on error no file, not even a partial one, appears.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from PIL import Image
 
 from brushwork.actions import PRESSURE_SCALE
 from brushwork.errors import BrushworkError
-from brushwork.painting.io import atomic_path, atomic_write, write_bytes_atomic
+from brushwork.io import atomic_path, atomic_write, write_bytes_atomic
 from brushwork.painting.strokes import StrokeList
 
 PathLike = str | os.PathLike[str]

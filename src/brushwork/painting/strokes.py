@@ -62,7 +62,7 @@ from brushwork.actions import (
     START_Y,
 )
 from brushwork.errors import BrushworkError
-from brushwork.painting.io import atomic_write, write_text_atomic
+from brushwork.io import atomic_write, write_text_atomic
 
 SCHEMA = "brushwork.strokes"
 VERSION = 1  # the newest schema version this code reads and the one it writes
@@ -128,6 +128,14 @@ class StrokeList:
         return StrokeList(
             self.brush, self.width, self.height, self.background,
             self.actions[index], self.windows[index], self.levels[index],
+        )  # fmt: skip
+
+    def concat(self, other: StrokeList) -> StrokeList:
+        """These strokes followed by `other`'s (brush, canvas and background stay this list's)."""
+        return StrokeList(
+            self.brush, self.width, self.height, self.background,
+            np.concatenate([self.actions, other.actions]), np.concatenate([self.windows, other.windows]),
+            np.concatenate([self.levels, other.levels]),
         )  # fmt: skip
 
     def validate(self) -> StrokeList:

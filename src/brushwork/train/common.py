@@ -17,6 +17,7 @@ import torch.distributed as dist
 from PIL import Image, ImageDraw
 
 from brushwork.data.dataset import StrokeShards
+from brushwork.io import atomic_path
 from brushwork.train.config import TrainConfig
 
 
@@ -106,9 +107,8 @@ def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
 
 def save_checkpoint(path: Path, step: int, **state) -> None:
     """Model and optimiser state for --resume (written atomically)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"step": step, **{k: v.state_dict() for k, v in state.items()}}, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save({"step": step, **{k: v.state_dict() for k, v in state.items()}}, tmp)
 
 
 def load_checkpoint(path: Path, missing_ok: tuple[str, ...] = (), **state) -> int:

@@ -19,6 +19,7 @@ import torch
 
 from brushwork.data.shards import load_shard, shard_files
 from brushwork.errors import BrushworkError
+from brushwork.metrics import mse_to_psnr
 from brushwork.models.painter import Painter, compose_on_white
 
 COVER = 0.02
@@ -51,7 +52,7 @@ def stroke_metrics(
     covered = (alpha > COVER) | (real_alpha > COVER)
     out = {
         "strokes": len(alpha),
-        "psnr": 10 * np.log10(1.0 / max(mse, 1e-12)),
+        "psnr": mse_to_psnr(max(mse, 1e-12)),
         "alpha_l1": float(np.abs(alpha - real_alpha)[covered].mean()) if covered.any() else 0.0,
     }
     if extractor is not None:

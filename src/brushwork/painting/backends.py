@@ -1,0 +1,157 @@
+"""The canvas under the level being painted: the real brush's painting, or the painter's.
+
+A backend holds the painting of every finished level and is told each finished level (`commit`):
+- `EngineBackend` (the default when libmypaint is there): the real brush paints the level's strokes
+  onto one surface for the whole painting, at the canvas resolution, after refitting the level's
+  colours exactly against the real composite (`brushwork.painting.refit`). The next level is placed
+  and optimised against that real painting, so it corrects what the painter got wrong. It also gives
+  the real coverage of strokes at a work window (`coverage`) for straight-through forward passes.
+- `NeuralBackend`: the painter's composite (no libmypaint needed, `--no-engine`).
+
+`image` is the painting so far, (3, H, W) float32 in [0, 1] on the painting's device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from brushwork import actions as A
+from brushwork.models.painter import Painter
+from brushwork.painting.canvas import composite_strokes
+from brushwork.painting.refit import refit_colors
+from brushwork.painting.strokes import StrokeList
+
+
+@torch.no_grad()
+def painter_alphas(painter: Painter, actions: Tensor) -> Tensor:
+    """(N, 12) -> (N, 1, 64, 64) float32 coverage, no grad (the painter runs large N in chunks itself)."""
+    return painter.alpha(actions.to(next(painter.parameters()).device)).float()
+
+
+@torch.no_grad()
+def paint_strokes(
+    painter: Painter,
+    strokes: StrokeList,
+    canvas: Tensor | None = None,
+    scale: float = 1.0,
+    snapshots: list[int] | tuple[int, ...] = (),
+    on_snapshot: Callable[[int, Tensor], None] | None = None,
+    alpha: Tensor | None = None,
+) -> tuple[Tensor, list[Tensor]]:
+    """Composite a stroke list with the painter, stroke by stroke, at `scale` times its canvas size.
+
+    Args:
+        canvas: (3, H, W) to paint on; default: the background colour at the scaled canvas size.
+        alpha: (N, 1, 64, 64) the painter's alphas for these strokes, if already computed.
+        snapshots, on_snapshot: time-lapse frames, see `composite_strokes`.
+
+    Returns:
+        The painted canvas (3, H, W) in [0, 1] and one (3, H, W) per snapshot.
+    """
+    device = next(painter.parameters()).device
+    if canvas is None:
+        h, w = max(1, round(strokes.height * scale)), max(1, round(strokes.width * scale))
+        canvas = torch.tensor(strokes.background, dtype=torch.float32, device=device)[:, None, None].expand(3, h, w)
+    acts = torch.from_numpy(strokes.actions).to(device)
+    alpha = painter_alphas(painter, acts) if alpha is None else alpha
+    wins = torch.from_numpy(strokes.windows).to(device).double() * scale
+    return composite_strokes(canvas, alpha, acts[:, A.COLOR], wins, snapshots, on_snapshot)
+
+
+class Backend(Protocol):
+    """What the level optimiser needs of the painting under a level."""
+
+    real: bool  # True: `image` is the real brush's painting and `coverage` gives real strokes
+    image: Tensor  # (3, H, W) in [0, 1]
+
+    def coverage(self, actions: Tensor, size: int) -> Tensor | None: ...
+
+    def commit(self, level: StrokeList, target: Tensor | None) -> StrokeList: ...
+
+
+class NeuralBackend:
+    """The painting as the painter sees it: every level composited with the painter's coverage."""
+
+    real = False
+
+    def __init__(self, painter: Painter, strokes: StrokeList, device: torch.device) -> None:
+        self.painter = painter
+        bg = torch.tensor(strokes.background, dtype=torch.float32, device=device)[:, None, None]
+        self.image = bg.expand(3, strokes.height, strokes.width).contiguous()
+        if len(strokes):
+            self.commit(strokes, None)
+
+    def coverage(self, actions: Tensor, size: int) -> Tensor | None:
+        return None  # no real brush: the forward pass is the painter's
+
+    def commit(self, level: StrokeList, target: Tensor | None) -> StrokeList:
+        self.image, _ = paint_strokes(self.painter, level, self.image)
+        return level
+
+
+class EngineBackend:
+    """The painting as the real brush paints it, one libmypaint surface for the whole painting.
+
+    Args:
+        strokes: the painting so far (its brush, canvas size, background, and any strokes to continue).
+        refit: refit each committed level's colours against the real composite before painting it.
+    """
+
+    real = True
+
+    def __init__(self, strokes: StrokeList, device: torch.device, refit: bool = True) -> None:
+        from brushwork.engine import EngineCanvas, resolve_brush
+
+        self.brush = resolve_brush(strokes.brush)  # raises BrushworkError without libmypaint's brushes
+        self.device = device
+        self.refit = refit
+        self.canvas = EngineCanvas(strokes.width, strokes.height, self.brush, strokes.background)
+        self.canvas.paint(strokes.actions, strokes.windows)
+        self.image = self._read()
+
+    def _read(self) -> Tensor:
+        return torch.from_numpy(self.canvas.image()).permute(2, 0, 1).contiguous().to(self.device)
+
+    def coverage(self, actions: Tensor, size: int) -> Tensor:
+        """(N, 12) -> (N, 1, size, size) the real brush's coverage of each stroke in a size px window."""
+        from brushwork.engine import render
+
+        rgba = render(actions.detach().float().cpu().numpy(), self.brush, size=size)
+        return torch.from_numpy(rgba[..., 3]).unsqueeze(1).to(self.device)
+
+    def commit(self, level: StrokeList, target: Tensor | None) -> StrokeList:
+        """Paint a finished level with the real brush (colours refitted first); returns its final strokes."""
+        from brushwork.engine import stroke_alphas
+
+        if self.refit and target is not None and len(level):
+            boxes = stroke_alphas(level.actions, level.windows, self.brush)
+            under = self.image.permute(1, 2, 0).cpu().numpy()
+            colors = refit_colors(target.permute(1, 2, 0).cpu().numpy(), under, boxes, level.actions[:, A.COLOR])
+            actions = level.actions.copy()
+            actions[:, A.COLOR] = colors
+            level = StrokeList(level.brush, level.width, level.height, level.background,
+                               actions, level.windows, level.levels)  # fmt: skip
+        self.canvas.paint(level.actions, level.windows)
+        self.image = self._read()
+        return level
+
+
+def engine_available(brush: str) -> str | None:
+    """None if the real brush can paint `brush` here, else the one-line reason it cannot."""
+    from brushwork.engine import resolve_brush
+    from brushwork.engine.libmypaint import lib
+    from brushwork.errors import BrushworkError
+
+    try:
+        lib()
+        resolve_brush(brush)
+    except BrushworkError as e:
+        return str(e)
+    return None
+
+
+__all__ = ["Backend", "EngineBackend", "NeuralBackend", "engine_available", "paint_strokes", "painter_alphas"]

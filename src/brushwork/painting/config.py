@@ -1,0 +1,152 @@
+"""`PaintConfig`: every setting of a painting, checked once on construction.
+
+Per-call settings (strokes, size, brush, seed, ...) and the optimiser's knobs live in one dataclass;
+each field says why it has its default. Errors name the field, the value and the fix.
+
+    >>> PaintConfig(strokes=500, size=256).levels_window_fractions()
+    (0.5, 0.25, 0.125, 0.0625)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+
+from brushwork.errors import BrushworkError
+
+MAX_CANVAS = 8192  # px: beyond this the canvas alone would take gigabytes
+MAX_STROKES = 200_000  # strokes per painting: ~1 GB of painter activations per optimiser step beyond
+MIN_WINDOW = 8  # px: below this a stroke is a smudge of a few pixels
+
+
+@dataclass
+class PaintConfig:
+    # -- what to paint ------------------------------------------------------------------------------
+    strokes: int | None = 1000  # new strokes; None with a time budget: brushwork chooses
+    size: int = 512  # long side of the canvas, px; the aspect ratio is the image's
+    brush: str = "classic/dry_brush"  # the brush the strokes are for (its painter, the engine)
+    painter: str | None = None  # a painter .safetensors instead of the brush's shipped one
+    seed: int = 0  # stroke placement and initial geometry
+    device: str = "cpu"
+    # True: the real brush paints every finished level and the next level works on that painting
+    # (needs libmypaint); False: painter only, `painting.png` is the painter's canvas.
+    engine: bool = True
+    # -- time ---------------------------------------------------------------------------------------
+    steps: int | None = None  # Adam steps per level (default: `level_steps`)
+    time_budget: float | None = None  # seconds of painting; without `strokes` brushwork plans the painting
+    # -- stroke sizes ---------------------------------------------------------------------------------
+    # Largest and smallest stroke window as fractions of the canvas's long side; the levels halve the
+    # window from the largest to the smallest (a few large strokes block in, many small ones detail).
+    max_stroke: float = 0.5
+    min_stroke: float = 0.0625
+    # Strokes per level grow by this factor per level (coarse to fine): at 4 levels 4/10/25/60 %.
+    share_growth: float = 2.4
+    # -- the optimiser ------------------------------------------------------------------------------
+    loss: str = "mixed"  # a name in brushwork.painting.losses.LOSSES
+    level_steps: int = 40  # Adam steps per level when neither steps nor a time budget is given
+    lr: float = 0.25  # Adam step on the action logits
+    lr_final: float = 0.2  # the lr decays (cosine) to lr * lr_final at the end of each level
+    pixel_weight: float = 60.0  # weight of the pixel MSE in "mixed"; the content term is ~1 at the start
+    layers: tuple[int, ...] = (1, 3, 6, 13)  # MobileNetV2 taps of the content loss
+    layer_weights: tuple[float, ...] = (1.0, 0.35, 0.4, 2.0)  # ~1 / mean square activation per tap
+    # Windows of at least this many px are optimised on a canvas reduced so that they measure exactly
+    # this: the CNN loss runs on fewer pixels and the work per level does not grow with the canvas.
+    work_window: int = 32
+    # -- the real brush in the loop -----------------------------------------------------------------
+    # Every this many steps the engine paints the level's current strokes at the work window and the
+    # forward pass uses that real coverage plus the painter's change since (straight-through); 0: off.
+    real_forward_every: int = 10
+    refit_colors: bool = True  # after a level, solve its colours exactly against the real composite
+    # -- placement ----------------------------------------------------------------------------------
+    fill: float = 0.75  # strokes per pass = fill x (canvas area / window area)
+    # Cells of the finer levels score error x (1 + detail_weight x local detail): small strokes go to
+    # edges, faces and text rather than to flat areas a larger stroke already covers.
+    detail_weight: float = 1.0
+    # Curve points stay this far (window fraction) from the window's edge: measured with the engine, a
+    # stroke then keeps > 99.7% of its paint inside its window, so cropping it there leaves no seams.
+    margin: float = 0.1
+    init_half_length: tuple[float, float] = (0.22, 0.36)  # initial half stroke length, window fraction
+    init_pull: float = 0.6  # how far a stroke's centre moves from the window's middle to the error centroid
+    init_size: tuple[float, float] = (0.75, 0.9)
+    init_pressure: tuple[float, float] = (0.65, 0.95)
+
+    def __post_init__(self) -> None:
+        from brushwork.painting.losses import LOSSES
+
+        if self.strokes is not None:
+            _positive_int(self, "strokes")
+            if self.strokes > MAX_STROKES:
+                raise BrushworkError(f"strokes must be at most {MAX_STROKES}, got {self.strokes}")
+        elif self.time_budget is None:
+            raise BrushworkError("give strokes, a time budget, or both")
+        _positive_int(self, "size")
+        if self.size < MIN_WINDOW or self.size > MAX_CANVAS:
+            raise BrushworkError(f"size must be between {MIN_WINDOW} and {MAX_CANVAS} px, got {self.size}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer) or not 0 <= self.seed < 2**63:
+            raise BrushworkError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
+        if not isinstance(self.brush, str) or not self.brush:
+            raise BrushworkError(f"brush must be a brush name or .myb path, got {self.brush!r}")
+        if self.loss not in LOSSES:
+            raise BrushworkError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if self.steps is not None and self.time_budget is not None:
+            raise BrushworkError("give either steps or a time budget, not both")
+        if self.steps is not None:
+            _positive_int(self, "steps")
+        _positive_int(self, "level_steps")
+        if self.time_budget is not None:
+            tb = self.time_budget
+            if isinstance(tb, bool) or not isinstance(tb, int | float) or not (0 < tb <= 86_400):
+                raise BrushworkError(f"time budget must be a number of seconds in (0, 86400], got {tb!r}")
+        for name in ("max_stroke", "min_stroke"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not (0 < v <= 1):
+                raise BrushworkError(f"{name} must be a fraction of the canvas in (0, 1], got {v!r}")
+        if self.min_stroke > self.max_stroke:
+            raise BrushworkError(f"min_stroke ({self.min_stroke}) must not exceed max_stroke ({self.max_stroke})")
+        if self.min_stroke * self.size < MIN_WINDOW - 0.5:
+            raise BrushworkError(
+                f"min_stroke {self.min_stroke} is {self.min_stroke * self.size:.1f} px on a {self.size} px "
+                f"canvas; strokes need at least {MIN_WINDOW} px: raise min_stroke or size"
+            )
+        if not (self.share_growth > 0 and math.isfinite(self.share_growth)):
+            raise BrushworkError(f"share_growth must be a positive number, got {self.share_growth!r}")
+        if (
+            isinstance(self.real_forward_every, bool)
+            or not isinstance(self.real_forward_every, int)
+            or (self.real_forward_every < 0)
+        ):
+            raise BrushworkError(f"real_forward_every must be an integer >= 0, got {self.real_forward_every!r}")
+        if len(self.layers) != len(self.layer_weights):
+            raise BrushworkError("layers and layer_weights need the same length")
+        if not (0 < self.fill <= 1) or self.detail_weight < 0 or not (0 <= self.margin < 0.5):
+            raise BrushworkError("fill must be in (0, 1], detail_weight >= 0 and margin in [0, 0.5)")
+
+    def levels_window_fractions(self) -> tuple[float, ...]:
+        """Window side per level as a fraction of the long side: max_stroke halved down to min_stroke."""
+        n = 1 + max(0, math.floor(math.log2(self.max_stroke / self.min_stroke) + 1e-9))
+        return tuple(self.max_stroke / 2**k for k in range(n))
+
+    def level_shares(self) -> tuple[float, ...]:
+        """Share of the strokes per level, coarse to fine (they sum to 1)."""
+        raw = [self.share_growth**k for k in range(len(self.levels_window_fractions()))]
+        return tuple(r / sum(raw) for r in raw)
+
+    def updated(self, **changes: Any) -> PaintConfig:
+        """A copy with some fields changed, checked again. Unknown names are an error that lists them."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise BrushworkError(f"unknown paint setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return replace(self, **changes)
+
+
+def _positive_int(cfg: PaintConfig, name: str) -> None:
+    v = getattr(cfg, name)
+    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+        raise BrushworkError(f"{name} must be a positive integer, got {v!r}")
+
+
+__all__ = ["MAX_CANVAS", "MAX_STROKES", "MIN_WINDOW", "PaintConfig"]

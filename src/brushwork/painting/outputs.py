@@ -1,0 +1,176 @@
+"""The files a painting is saved as: a registry of writers, one per output, in the order they run.
+
+A writer is a function `(painting, folder, options) -> list of paths written`, registered under its
+file name with `@writer("name.ext")`; `save_outputs` runs them all. A new output format is one
+writer (its encoding lives in `brushwork.painting.exports`). Every file is written atomically.
+
+    painting.png          the painting: the real brush's, or the painter's in painter-only mode
+    painting_neural.png   the painter's canvas of the same strokes (what the optimiser saw)
+    comparison.png        photo | painting
+    strokes.json          the strokes (schema in brushwork.painting.strokes)
+    painting_engine.png   the real brush at --render-size (only when asked for)
+    painting.ora          one layer per level (the real brush's strokes when real), for MyPaint/Krita
+    painting.svg          each stroke as a vector path
+    process.gif/.mp4      the painting appearing stroke by stroke
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from brushwork.errors import BrushworkError
+from brushwork.metrics import psnr
+from brushwork.painting import exports
+from brushwork.painting.result import Painting
+
+
+@dataclass
+class SaveOptions:
+    """What `save_outputs` writes, besides the painting itself."""
+
+    video: bool = True  # process.gif and process.mp4
+    render_size: int | None = None  # long side of painting_engine.png; None: not written
+    fps: int = 15
+    video_seconds: float = 4.0
+    video_size: int = 512
+    notify: Callable[[str], None] = field(default=lambda text: print(f"brushwork: note: {text}", file=sys.stderr))
+
+
+@dataclass
+class SaveReport:
+    """What `save_outputs` wrote, how long each writer took, and the painter's agreement with the real brush."""
+
+    folder: Path
+    files: list[Path]
+    timings: dict[str, float]
+    notes: list[str]
+    psnr_engine: float | None  # PSNR of the painter's canvas against the real painting, dB (real mode)
+
+
+Writer = Callable[[Painting, Path, SaveOptions], list[Path]]
+WRITERS: dict[str, Writer] = {}
+
+
+def writer(name: str) -> Callable[[Writer], Writer]:
+    """Register a writer under the name of the file it writes."""
+
+    def add(fn: Writer) -> Writer:
+        WRITERS[name] = fn
+        return fn
+
+    return add
+
+
+@writer("painting.png")
+def _painting(p: Painting, folder: Path, _: SaveOptions) -> list[Path]:
+    exports.save_png(folder / "painting.png", p.image)
+    return [folder / "painting.png"]
+
+
+@writer("painting_neural.png")
+def _neural(p: Painting, folder: Path, _: SaveOptions) -> list[Path]:
+    exports.save_png(folder / "painting_neural.png", p.neural_image())
+    return [folder / "painting_neural.png"]
+
+
+@writer("comparison.png")
+def _comparison(p: Painting, folder: Path, _: SaveOptions) -> list[Path]:
+    gap = np.ones((p.image.shape[0], 8, 3), np.float32)  # a white gutter between the two
+    exports.save_png(folder / "comparison.png", np.concatenate([p.target, gap, p.image], axis=1))
+    return [folder / "comparison.png"]
+
+
+@writer("strokes.json")
+def _strokes(p: Painting, folder: Path, _: SaveOptions) -> list[Path]:
+    p.strokes.to_json(folder / "strokes.json")
+    return [folder / "strokes.json"]
+
+
+@writer("painting_engine.png")
+def _engine(p: Painting, folder: Path, opts: SaveOptions) -> list[Path]:
+    if opts.render_size is None:
+        return []
+    try:
+        real = p.render_engine(size=opts.render_size)
+    except BrushworkError as e:
+        opts.notify(f"skipped painting_engine.png: {e}")
+        return []
+    exports.save_png(folder / "painting_engine.png", real)
+    return [folder / "painting_engine.png"]
+
+
+@writer("painting.ora")
+def _ora(p: Painting, folder: Path, _: SaveOptions) -> list[Path]:
+    layers, names = p.layers()
+    exports.save_ora(folder / "painting.ora", p.strokes.background, layers, names, merged=p.image)
+    return [folder / "painting.ora"]
+
+
+@writer("painting.svg")
+def _svg(p: Painting, folder: Path, _: SaveOptions) -> list[Path]:
+    exports.save_svg(folder / "painting.svg", p.strokes)
+    return [folder / "painting.svg"]
+
+
+@writer("process.gif")
+def _videos(p: Painting, folder: Path, opts: SaveOptions) -> list[Path]:
+    if not opts.video:
+        return []
+    counts = exports.frame_schedule(len(p.strokes), seconds=opts.video_seconds, fps=opts.fps)
+    frames = p.frames(counts, size=opts.video_size)
+    exports.save_gif(folder / "process.gif", frames, fps=min(opts.fps, 50), max_size=opts.video_size)
+    written = [folder / "process.gif"]
+    try:
+        exports.ffmpeg_path()
+    except BrushworkError as e:
+        opts.notify(f"skipped process.mp4: {e}")
+    else:
+        exports.save_mp4(folder / "process.mp4", frames, fps=opts.fps, max_size=opts.video_size)
+        written.append(folder / "process.mp4")
+    return written
+
+
+OUTPUT_FILES = (*WRITERS, "process.mp4")
+
+
+def save_outputs(
+    painting: Painting, out_dir: str | os.PathLike, options: SaveOptions | None = None, **settings: object
+) -> SaveReport:
+    """Write the painting's files into `out_dir` (created if missing), each atomically.
+
+    `settings` are `SaveOptions` fields (video, render_size, fps, video_seconds, video_size, notify).
+    A missing ffmpeg or libmypaint skips the files that need it, with a note.
+    """
+    opts = options or SaveOptions(**settings)  # type: ignore[arg-type]
+    folder = Path(out_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BrushworkError(f"cannot create output folder {folder}: {e.strerror or e}") from None
+    notes: list[str] = []
+    notify = opts.notify
+
+    def note(text: str) -> None:
+        notes.append(text)
+        notify(text)
+
+    opts.notify = note
+    files: list[Path] = []
+    timings: dict[str, float] = {}
+    for name, write in WRITERS.items():
+        t = time.perf_counter()
+        files += write(painting, folder, opts)
+        timings[name] = time.perf_counter() - t
+    opts.notify = notify
+    agreement = psnr(painting.neural_image(), painting.image) if painting.real else None
+    return SaveReport(folder, files, timings, notes, agreement)
+
+
+__all__ = ["OUTPUT_FILES", "WRITERS", "SaveOptions", "SaveReport", "save_outputs", "writer"]

@@ -1,0 +1,91 @@
+"""The level plan: how many strokes of which window size, coarse to fine.
+
+A level has one window size w (a stroke's square box on the canvas) and a share of the strokes.
+Windows of at least `work_window` (W) px are snapped to W * m and optimised on the canvas reduced m
+times, where they measure exactly W px: the CNN loss then runs on fewer pixels and the work per
+level does not grow with the canvas (measured against 64 px work windows: the same PSNR in 20 %
+less time). Smaller windows (small canvases) are optimised at full scale.
+
+    >>> [(lv.window, lv.strokes) for lv in plan_levels(512, 512, 1000, PaintConfig())]
+    [(256, 43), (128, 104), (64, 250), (32, 603)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from brushwork.painting.config import MIN_WINDOW, PaintConfig
+
+
+@dataclass(frozen=True)
+class Level:
+    """One coarse-to-fine level: its window size on the full canvas and on its work canvas."""
+
+    index: int  # level number written to the StrokeList
+    window: int  # window side in full-canvas px
+    factor: int  # the level is optimised on the canvas reduced `factor` times
+    strokes: int
+    steps: int  # Adam steps (the schedule may replace them with a time budget)
+
+    @property
+    def work_window(self) -> int:
+        return self.window // self.factor
+
+
+def split(n: int, shares: tuple[float, ...] | list[float]) -> list[int]:
+    """n split by shares, rounding by largest remainder so the parts sum to n."""
+    s = np.asarray(shares, dtype=np.float64)
+    raw = n * s / s.sum()
+    out = np.floor(raw).astype(int)
+    out[np.argsort(-(raw - out), kind="stable")[: n - out.sum()]] += 1
+    return out.tolist()
+
+
+def level_windows(height: int, width: int, config: PaintConfig) -> list[tuple[int, int, float]]:
+    """(window px, reduction factor, share) per distinct level; repeated windows are merged."""
+    long = max(height, width)
+    ww = config.work_window
+    out: list[tuple[int, int, float]] = []
+    for frac, share in zip(config.levels_window_fractions(), config.level_shares(), strict=True):
+        want = long * frac
+        if want >= ww:
+            m = max(1, round(want / ww))
+            win, factor = ww * m, m
+        else:
+            win, factor = max(MIN_WINDOW, round(want)), 1
+        if out and out[-1][:2] == (win, factor):
+            out[-1] = (win, factor, out[-1][2] + share)
+        else:
+            out.append((win, factor, share))
+    return out
+
+
+def plan_levels(
+    height: int,
+    width: int,
+    strokes: int,
+    config: PaintConfig,
+    steps: int | None = None,
+    first_index: int = 0,
+    max_window: int | None = None,
+) -> list[Level]:
+    """The levels for a height x width canvas and `strokes` strokes.
+
+    `max_window` drops the levels with larger windows (their strokes go to the others; the finest
+    level always stays): continuing a painting adds detail on top rather than big strokes over it.
+    Levels that get no strokes are dropped.
+    """
+    wins = level_windows(height, width, config)
+    if max_window is not None:
+        wins = [w for w in wins if w[0] <= max_window] or wins[-1:]
+    counts = split(strokes, [share for _, _, share in wins])
+    levels: list[Level] = []
+    for (win, m, _), n in zip(wins, counts, strict=True):
+        if n > 0:
+            levels.append(Level(first_index + len(levels), win, m, n, steps or config.level_steps))
+    return levels
+
+
+__all__ = ["Level", "level_windows", "plan_levels", "split"]

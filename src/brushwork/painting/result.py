@@ -1,0 +1,152 @@
+"""`Painting`, what painting a photo returns: the painting, its strokes, and their renderings.
+
+`image` is the real brush's painting when the engine was in the loop (`real` is True), byte for byte
+what `brushwork render strokes.json --size <canvas>` paints; otherwise the painter's canvas. Time-lapse
+frames and OpenRaster layers come from the same source as `image`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from brushwork import actions as A
+from brushwork.metrics import psnr, ssim
+from brushwork.models.painter import Painter
+from brushwork.painting.backends import paint_strokes, painter_alphas
+from brushwork.painting.canvas import composite_strokes
+from brushwork.painting.strokes import StrokeList
+
+
+def render_engine(strokes: StrokeList, size: int | None = None, brush: str | None = None) -> np.ndarray:
+    """Paint a stroke list with libmypaint at long side `size` (default: its canvas) -> (h, w, 3) float32.
+
+    Raises BrushworkError (one line) if libmypaint or the brush is missing.
+    """
+    from brushwork.engine import render_canvas
+
+    scale = 1.0 if size is None else size / max(strokes.width, strokes.height)
+    return render_canvas(
+        strokes.actions, strokes.windows, strokes.width, strokes.height,
+        brush=brush or strokes.brush, background=strokes.background, scale=scale,
+    )  # fmt: skip
+
+
+def _scale_for(strokes: StrokeList, size: int | None) -> float:
+    return 1.0 if size is None else min(1.0, size / max(strokes.width, strokes.height))
+
+
+@dataclass
+class Painting:
+    """A finished painting. Arrays are (H, W, 3) float32 in [0, 1] at the canvas size."""
+
+    image: np.ndarray  # the painting: the real brush's (real=True) or the painter's
+    target: np.ndarray  # the photo at the canvas size
+    strokes: StrokeList
+    painter: Painter
+    real: bool = False  # True: `image` was painted by libmypaint
+    name: str = "image"  # the photo's file stem, for folders and messages
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
+    levels: list[dict] = field(default_factory=list)  # per level: window, strokes, steps, seconds, loss
+    notes: list[str] = field(default_factory=list)
+    _alpha: torch.Tensor | None = field(default=None, repr=False)  # (N, 1, 64, 64) painter alphas, cached
+    _neural: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def psnr(self) -> float:
+        """PSNR of the painting against the photo, dB."""
+        return psnr(self.image, self.target)
+
+    @property
+    def ssim(self) -> float:
+        """SSIM of the painting against the photo."""
+        return ssim(self.image, self.target)
+
+    def alphas(self) -> torch.Tensor:
+        """(N, 1, 64, 64) the painter's coverage of every stroke (computed once, then cached)."""
+        if self._alpha is None or len(self._alpha) != len(self.strokes):
+            device = next(self.painter.parameters()).device
+            self._alpha = painter_alphas(self.painter, torch.from_numpy(self.strokes.actions).to(device))
+        return self._alpha
+
+    def neural_image(self) -> np.ndarray:
+        """(H, W, 3) the same strokes composited by the painter (the optimiser's view of them)."""
+        if not self.real:
+            return self.image
+        if self._neural is None:
+            canvas, _ = paint_strokes(self.painter, self.strokes, alpha=self.alphas())
+            self._neural = canvas.permute(1, 2, 0).cpu().numpy()
+        return self._neural
+
+    def render_engine(self, size: int | None = None, brush: str | None = None) -> np.ndarray:
+        """The strokes painted by the real brush: (h, w, 3) float32 at long side `size`."""
+        return render_engine(self.strokes, size=size, brush=brush)
+
+    def save(self, out_dir: str | os.PathLike, **kwargs: Any) -> Any:
+        """Write every output into `out_dir`: see `brushwork.painting.outputs.save_outputs`."""
+        from brushwork.painting.outputs import save_outputs
+
+        return save_outputs(self, out_dir, **kwargs)
+
+    def frames(self, counts: list[int], size: int | None = None) -> list[np.ndarray]:
+        """Time-lapse frames: (h, w, 3) uint8 paintings after each of `counts` strokes, long side <= `size`."""
+        from brushwork.painting.exports import as_uint8
+
+        s = self.strokes
+        scale = _scale_for(s, size)
+        if self.real:
+            from brushwork.engine import EngineCanvas
+
+            canvas = EngineCanvas(s.width, s.height, s.brush, s.background, scale)
+            frames, done = [], 0
+            for k in counts:
+                canvas.paint(s.actions[done:k], s.windows[done:k])
+                done = max(done, k)
+                frames.append(as_uint8(canvas.image()))
+            return frames
+        out: list[np.ndarray] = []
+
+        def keep(_: int, c: torch.Tensor) -> None:
+            out.append(as_uint8(c.permute(1, 2, 0).cpu().numpy()))
+
+        paint_strokes(self.painter, s, scale=scale, snapshots=counts, on_snapshot=keep, alpha=self.alphas())
+        return out
+
+    def layers(self) -> tuple[list[np.ndarray], list[str]]:
+        """One (H, W, 4) straight-alpha RGBA layer per level: its strokes over a transparent layer."""
+        s = self.strokes
+        out, names = [], []
+        for level in np.unique(s.levels):
+            idx = np.flatnonzero(s.levels == level)
+            out.append(self._real_layer(idx) if self.real else self._painter_layer(idx))
+            names.append(f"level {int(level)} ({len(idx)} strokes, {int(s.windows[idx[0], 2])} px)")
+        return out, names
+
+    def _real_layer(self, idx: np.ndarray) -> np.ndarray:
+        from brushwork.engine import EngineCanvas
+        from brushwork.engine.draw import premultiplied_to_straight
+
+        s = self.strokes
+        canvas = EngineCanvas(s.width, s.height, s.brush, s.background)
+        canvas.paint(s.actions[idx], s.windows[idx])
+        return premultiplied_to_straight(canvas.premultiplied(), np.zeros(3, np.float32))
+
+    def _painter_layer(self, idx: np.ndarray) -> np.ndarray:
+        s = self.strokes
+        device = next(self.painter.parameters()).device
+        acts = torch.from_numpy(s.actions[idx]).to(device)
+        # Premultiplied RGBA: composite colour (r, g, b, 1); the alpha channel then accumulates coverage.
+        color = torch.cat([acts[:, A.COLOR], torch.ones(len(acts), 1, device=device)], dim=1)  # (n, 4)
+        wins = torch.from_numpy(s.windows[idx]).to(device)
+        layer, _ = composite_strokes(torch.zeros(4, s.height, s.width, device=device),
+                                     self.alphas()[torch.from_numpy(idx)], color, wins)  # fmt: skip
+        a = layer[3:4]
+        rgb = torch.where(a > 0, layer[:3] / a.clamp(min=1e-6), torch.zeros_like(layer[:3])).clamp(0, 1)
+        return torch.cat([rgb, a.clamp(0, 1)]).permute(1, 2, 0).cpu().numpy()
+
+
+__all__ = ["Painting", "render_engine"]
