@@ -7,7 +7,7 @@ Usage:
 Prints one JSON object per line:
     {"run": "photo", ...}     per photo, in a fresh process: wall time of the process (imports included),
                               peak memory, seconds per phase, PSNR / SSIM of painting.png vs the target,
-                              PSNR of painting.png vs painting_engine.png (the painter's fidelity to the brush)
+                              (the real brush's painting), PSNR of the painter's canvas vs the real painting
     {"run": "cli", ...}       the real `brushwork paint` command on the first photo: wall time, peak memory
     {"run": "baseline", ...}  the seed project's setting: 64 x 64 canvas, 50 strokes each in a window = the
                               whole canvas, 3000 RMSprop steps from random actions, same loss and painter
@@ -39,7 +39,9 @@ def worker(args: argparse.Namespace) -> None:
     import torch
     from PIL import Image
 
-    from brushwork.painting.pipeline import paint, psnr, save_outputs, ssim
+    from brushwork.metrics import psnr, ssim
+    from brushwork.painting.outputs import save_outputs
+    from brushwork.painting.pipeline import paint
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -57,7 +59,8 @@ def worker(args: argparse.Namespace) -> None:
         "threads": args.threads,
         "psnr": round(psnr(png, painting.target), 2),
         "ssim": round(ssim(png, painting.target), 4),
-        "psnr_engine_vs_painting": None if report.psnr_engine is None else round(report.psnr_engine, 2),
+        "real": painting.real,  # painting.png is the real brush's painting
+        "psnr_neural_vs_real": None if report.psnr_engine is None else round(report.psnr_engine, 2),
         "seconds_paint": round(t1 - t0, 2),
         "seconds_outputs": round(t2 - t1, 2),
         "phases": {k: round(v, 2) for k, v in {**painting.timings, **report.timings}.items()},
@@ -72,10 +75,11 @@ def baseline(args: argparse.Namespace) -> None:
 
     from brushwork import actions as A
     from brushwork.images import fit_to_canvas, load_image, resize
+    from brushwork.metrics import psnr, ssim
     from brushwork.models.painter import Painter, load_painter
     from brushwork.painting.canvas import PassGrid, composite_pass, resize_alpha
-    from brushwork.painting.optimise import OptimiseConfig, PaintLoss
-    from brushwork.painting.pipeline import psnr, ssim
+    from brushwork.painting.config import PaintConfig
+    from brushwork.painting.losses import build_loss
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -83,7 +87,7 @@ def baseline(args: argparse.Namespace) -> None:
     painter = painter.requires_grad_(False).to(memory_format=torch.channels_last)
     target_np = fit_to_canvas(load_image(args.baseline), 64)
     target = torch.from_numpy(target_np).permute(2, 0, 1).contiguous()
-    loss_fn = PaintLoss(args.loss, OptimiseConfig(loss=args.loss))
+    loss_fn = build_loss(args.loss, PaintConfig(loss=args.loss))
     loss_fn.set_target(target)
     h, w = target.shape[-2:]
     n = 50
@@ -102,7 +106,7 @@ def baseline(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     for _ in range(args.baseline_steps):
         canvas = render(torch.sigmoid(theta))
-        loss, _ = loss_fn(canvas)
+        loss = loss_fn(canvas)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -16,9 +16,9 @@ from PIL import Image
 
 from brushwork.actions import ACTION_DIM, FIELDS, REFERENCE_SIZE
 from brushwork.errors import BrushworkError
+from brushwork.io import TEMP_MARKER, atomic_write
 from brushwork.painting import exports
 from brushwork.painting.exports import frame_schedule, save_gif, save_mp4, save_ora, save_png, save_svg
-from brushwork.painting.io import TEMP_MARKER, atomic_write
 from brushwork.painting.strokes import SCHEMA, VERSION, StrokeList, load
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -58,7 +58,7 @@ class PaintConfig:
     # -- the real brush in the loop -----------------------------------------------------------------
     # Every this many steps the engine paints the level's current strokes at the work window and the
     # forward pass uses that real coverage plus the painter's change since (straight-through); 0: off.
-    real_forward_every: int = 10
+    real_forward_every: int = 0
     refit_colors: bool = True  # after a level, solve its colours exactly against the real composite
     # -- placement ----------------------------------------------------------------------------------
     fill: float = 0.75  # strokes per pass = fill x (canvas area / window area)

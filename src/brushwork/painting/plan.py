@@ -7,11 +7,12 @@ level does not grow with the canvas (measured against 64 px work windows: the sa
 less time). Smaller windows (small canvases) are optimised at full scale.
 
     >>> [(lv.window, lv.strokes) for lv in plan_levels(512, 512, 1000, PaintConfig())]
-    [(256, 43), (128, 104), (64, 250), (32, 603)]
+    [(256, 44), (128, 104), (64, 251), (32, 601)]
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,14 +48,16 @@ def level_windows(height: int, width: int, config: PaintConfig) -> list[tuple[in
     """(window px, reduction factor, share) per distinct level; repeated windows are merged."""
     long = max(height, width)
     ww = config.work_window
+    lo_px, hi_px = config.min_stroke * long, config.max_stroke * long  # the user's stroke-size limits
     out: list[tuple[int, int, float]] = []
     for frac, share in zip(config.levels_window_fractions(), config.level_shares(), strict=True):
         want = long * frac
-        if want >= ww:
-            m = max(1, round(want / ww))
+        m_lo, m_hi = max(1, math.ceil(lo_px / ww - 1e-9)), math.floor(hi_px / ww + 1e-9)
+        if want >= ww and m_lo <= m_hi:  # a multiple of the work window within the limits
+            m = min(max(round(want / ww), m_lo), m_hi)
             win, factor = ww * m, m
-        else:
-            win, factor = max(MIN_WINDOW, round(want)), 1
+        else:  # a small window (or limits no multiple fits): optimised at full scale
+            win, factor = max(MIN_WINDOW, min(round(want), math.floor(hi_px + 1e-9))), 1
         if out and out[-1][:2] == (win, factor):
             out[-1] = (win, factor, out[-1][2] + share)
         else:

@@ -50,7 +50,8 @@ def coverage_weights(boxes: list[tuple[int, int, np.ndarray]], height: int, widt
         val = torch.from_numpy(np.concatenate(vals))
     else:
         idx, val = torch.zeros(2, 0, dtype=torch.long), torch.zeros(0, dtype=torch.float64)
-    weights = torch.sparse_coo_tensor(idx, val, (n, height * width)).coalesce().to_sparse_csr()
+    # COO: CSR would be faster to multiply but is still "beta" in torch and warns about it.
+    weights = torch.sparse_coo_tensor(idx, val, (n, height * width), check_invariants=False).coalesce()
     return weights, trans
 
 
@@ -79,7 +80,7 @@ def refit_colors(
         return np.asarray(colors, np.float32)
     weights, trans = coverage_weights(boxes, h, w)
     rhs = torch.from_numpy((target.astype(np.float64) - under.astype(np.float64) * trans[..., None]).reshape(-1, 3))
-    weights_t = weights.t().to_sparse_csr()  # (P, N)
+    weights_t = weights.t().coalesce()  # (P, N)
     b = weights @ rhs  # (N, 3)
     # Gershgorin on the Gram matrix G = W W^T (non-negative entries): its largest row sum bounds its
     # largest eigenvalue, hence the step 1 / L is safe.
