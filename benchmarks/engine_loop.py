@@ -75,7 +75,7 @@ def main() -> None:
                     "size": args.size, "seconds": round(seconds, 2),
                     "psnr_real": round(psnr(real, crop), 3), "ssim_real": round(ssim(real, crop), 4),
                     "psnr_neural": round(psnr(neural, crop), 3), "ssim_neural": round(ssim(neural, crop), 4),
-                    "threads": args.threads,
+                    "threads": args.threads, "levels": p.levels,
                 }  # fmt: skip
                 print(json.dumps(row), flush=True)
 

@@ -150,7 +150,7 @@ def main() -> None:
     ap.add_argument("--strokes", type=int, default=1000)
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--time-budget", type=float, default=None)
-    ap.add_argument("--loss", default="mixed")
+    ap.add_argument("--loss", default="pixel")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--painter", default=None, help="painter .safetensors (default: the shipped one)")
     ap.add_argument("--out", default=None, help="keep the outputs here (default: a temporary folder)")

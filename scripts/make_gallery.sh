@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Paint the four example photos with the default command and keep small previews for the README.
-#   bash scripts/make_gallery.sh   ->  docs/gallery/<name>.jpg (photo | painting | real brush)
+#   bash scripts/make_gallery.sh   ->  docs/gallery/<name>.jpg (photo | painting by the real brush | painter canvas)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p docs/gallery out/gallery
@@ -14,7 +14,7 @@ from PIL import Image
 name = sys.argv[1]
 d = f"out/gallery/{name}"
 cmp = Image.open(f"{d}/comparison.png").convert("RGB")
-eng = Image.open(f"{d}/painting_engine.png").convert("RGB")
+eng = Image.open(f"{d}/painting_neural.png").convert("RGB")
 h = 256
 cmp = cmp.resize((round(cmp.width * h / cmp.height), h), Image.LANCZOS)
 eng = eng.resize((round(eng.width * h / eng.height), h), Image.LANCZOS)

@@ -17,9 +17,10 @@ from PIL import Image
 from brushwork.actions import ACTION_DIM, FIELDS, REFERENCE_SIZE
 from brushwork.errors import BrushworkError
 from brushwork.io import TEMP_MARKER, atomic_write
-from brushwork.painting import exports
-from brushwork.painting.exports import frame_schedule, save_gif, save_mp4, save_ora, save_png, save_svg
+from brushwork.painting import exports, video
+from brushwork.painting.exports import save_ora, save_png, save_svg
 from brushwork.painting.strokes import SCHEMA, VERSION, StrokeList, load
+from brushwork.painting.video import frame_schedule, save_gif, save_mp4
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -334,7 +335,7 @@ def test_save_gif(tmp_path):
 
 
 def test_mp4_without_ffmpeg(tmp_path, monkeypatch):
-    monkeypatch.setattr(exports.shutil, "which", lambda name: None)
+    monkeypatch.setattr(video.shutil, "which", lambda name: None)
     with pytest.raises(BrushworkError, match="ffmpeg"):
         save_mp4(tmp_path / "t.mp4", frames_of(3))
     assert list(tmp_path.iterdir()) == []

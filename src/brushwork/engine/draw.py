@@ -27,7 +27,7 @@ import numpy as np
 
 from brushwork import actions as A
 from brushwork.engine.brushes import BrushInfo, resolve_brush
-from brushwork.engine.libmypaint import Brush, Surface, lib
+from brushwork.engine.libmypaint import TILE, Brush, Surface, lib
 from brushwork.engine.stroke import pen_path
 
 
@@ -97,12 +97,16 @@ def render(
 
 
 class EngineCanvas:
-    """A painting on one libmypaint surface, painted stroke list by stroke list, in painting order.
+    """A painting by the real brush, painted stroke list by stroke list, in painting order.
 
-    The surface is transparent at first; `image()` composites it over the background colour. Painting
-    a list in several calls leaves exactly the tiles one call would (each stroke gets a new brush, so a
-    stroke's pixels depend only on its action, window and what lies under it), which makes a painting
-    built level by level byte-identical to `render_canvas` of its whole stroke list.
+    Each stroke is painted alone by libmypaint on a scratch surface; its coverage alpha is then
+    composited onto the painting as canvas * (1 - alpha) + alpha * colour, in float32. With normal
+    blending that is exactly what the brush does over a canvas (its dabs compose to one alpha that
+    does not depend on the colour or on what lies under it), and it means a stroke's coverage is
+    rendered once and can be reused with another colour (`alphas`, then `composite`): the painting
+    pipeline refits a level's colours against the real coverage without painting the level twice.
+    Painting a list in several calls gives exactly what one call gives, so a painting built level by
+    level is byte-identical to `render_canvas` of its whole stroke list.
 
     Example:
         >>> canvas = EngineCanvas(64, 48, "classic/pen", background=(1.0, 1.0, 1.0))
@@ -123,8 +127,32 @@ class EngineCanvas:
         self.scale = float(scale)
         self.width, self.height = max(1, round(width * scale)), max(1, round(height * scale))
         self.background = np.asarray(background, dtype=np.float32)
-        self.surface = Surface()
+        self.prem = np.zeros((self.height, self.width, 4), np.float32)  # premultiplied RGBA of the strokes
         self.strokes = 0
+
+    def alphas(self, actions: np.ndarray, windows: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+        """Each stroke's real coverage on this canvas's pixel grid: [(x, y, alpha (h, w) float32), ...].
+
+        `windows` (N, 3) are (x0, y0, w) on the unscaled canvas. A box covers every tile the stroke
+        touched, so it holds all of its paint; boxes may reach outside the canvas.
+        """
+        return stroke_alphas(actions, np.asarray(windows, np.float64).reshape(-1, 3) * self.scale, self.info)
+
+    def composite(self, boxes: list[tuple[int, int, np.ndarray]], colors: np.ndarray) -> None:
+        """Paint coverages (from `alphas`) with colours (N, 3) in [0, 1] over the painting, in order."""
+        cols = np.asarray(colors, np.float32).reshape(-1, 3)
+        if len(cols) != len(boxes):
+            raise ValueError(f"need one colour per stroke: {len(cols)} colours for {len(boxes)} strokes")
+        h, w = self.height, self.width
+        for (x, y, a), c in zip(boxes, cols, strict=True):
+            xa, ya, xb, yb = max(x, 0), max(y, 0), min(x + a.shape[1], w), min(y + a.shape[0], h)
+            if xa >= xb or ya >= yb:
+                continue
+            ai = a[ya - y : yb - y, xa - x : xb - x, None]
+            region = self.prem[ya:yb, xa:xb]
+            region *= 1.0 - ai
+            region += ai * np.append(c, np.float32(1.0))
+        self.strokes += len(boxes)
 
     def paint(self, actions: np.ndarray, windows: np.ndarray) -> None:
         """Paint (N, 12) actions in their (N, 3) windows (x0, y0, w) of the unscaled canvas, in order."""
@@ -132,17 +160,15 @@ class EngineCanvas:
         win = np.asarray(windows, dtype=np.float64).reshape(-1, 3)
         if len(win) != len(acts):
             raise ValueError(f"windows must have one row per action: {len(win)} rows for {len(acts)} actions")
-        for action, (x0, y0, w) in zip(acts, win * self.scale, strict=True):
-            _draw(self.info, self.surface, action, x0, y0, w)
-        self.strokes += len(acts)
+        self.composite(self.alphas(acts, win), acts[:, A.COLOR])
 
     def premultiplied(self) -> np.ndarray:
         """float32 (h, w, 4) premultiplied RGBA of the strokes alone (transparent where unpainted)."""
-        return self.surface.read(0, 0, self.width, self.height)
+        return self.prem.copy()
 
     def image(self) -> np.ndarray:
         """float32 (h, w, 3) RGB in [0, 1]: the strokes over the background."""
-        prem = self.premultiplied()
+        prem = self.prem
         return np.clip(prem[..., :3] + (1.0 - prem[..., 3:4]) * self.background, 0.0, 1.0)
 
 
@@ -173,14 +199,14 @@ def render_canvas(
 
 
 def stroke_alphas(
-    actions: np.ndarray, windows: np.ndarray, brush: str | os.PathLike | BrushInfo, pad: float = 0.25
+    actions: np.ndarray, windows: np.ndarray, brush: str | os.PathLike | BrushInfo
 ) -> list[tuple[int, int, np.ndarray]]:
-    """Each stroke's real coverage on the canvas, painted alone: [(x, y, alpha (h, w) float32), ...].
+    """Each stroke's real coverage, painted alone: [(x, y, alpha (h, w) float32), ...] in canvas px.
 
-    A stroke's box is its window grown by `pad` x w on every side (a brush's dabs reach a little past
-    the curve's window), on whole canvas px; boxes may reach outside the canvas (crop them). With
-    normal blending the coverage does not depend on the stroke's colour or on what lies under it:
-    over a canvas C the stroke paints C * (1 - alpha) + alpha * colour.
+    A stroke's box is the bounding box of the 64 px tiles it painted, so it holds all of its paint
+    whatever the brush's reach; boxes may reach outside the canvas (crop them). With normal blending
+    the coverage does not depend on the stroke's colour or on what lies under it: over a canvas C the
+    stroke paints C * (1 - alpha) + alpha * colour.
     """
     info = _brush_info(brush)
     acts = A.check_actions(actions)
@@ -190,7 +216,12 @@ def stroke_alphas(
     for action, (x0, y0, w) in zip(acts, win, strict=True):
         surface.clear()
         _draw(info, surface, action, x0, y0, w)
-        bx, by = math.floor(x0 - pad * w), math.floor(y0 - pad * w)
-        side = math.ceil(x0 + w + pad * w) - bx, math.ceil(y0 + w + pad * w) - by
-        out.append((bx, by, surface.read(bx, by, side[0], side[1])[..., 3].copy()))
+        if not surface.tiles:  # nothing painted (e.g. zero pressure): an empty box
+            out.append((0, 0, np.zeros((0, 0), np.float32)))
+            continue
+        tx = [k[0] for k in surface.tiles]
+        ty = [k[1] for k in surface.tiles]
+        x, y = min(tx) * TILE, min(ty) * TILE
+        box = surface.read(x, y, (max(tx) + 1) * TILE - x, (max(ty) + 1) * TILE - y)
+        out.append((x, y, box[..., 3].copy()))
     return out

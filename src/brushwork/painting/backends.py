@@ -2,8 +2,8 @@
 
 A backend holds the painting of every finished level and is told each finished level (`commit`):
 - `EngineBackend` (the default when libmypaint is there): the real brush paints the level's strokes
-  onto one surface for the whole painting, at the canvas resolution, after refitting the level's
-  colours exactly against the real composite (`brushwork.painting.refit`). The next level is placed
+  onto the painting (`brushwork.engine.EngineCanvas`, at the canvas resolution), after refitting the
+  level's colours exactly against the real composite (`brushwork.painting.refit`). The next level is placed
   and optimised against that real painting, so it corrects what the painter got wrong. It also gives
   the real coverage of strokes at a work window (`coverage`) for straight-through forward passes.
 - `NeuralBackend`: the painter's composite (no libmypaint needed, `--no-engine`).
@@ -125,17 +125,15 @@ class EngineBackend:
 
     def commit(self, level: StrokeList, target: Tensor | None) -> StrokeList:
         """Paint a finished level with the real brush (colours refitted first); returns its final strokes."""
-        from brushwork.engine import stroke_alphas
-
+        boxes = self.canvas.alphas(level.actions, level.windows)  # the engine paints each stroke once
         if self.refit and target is not None and len(level):
-            boxes = stroke_alphas(level.actions, level.windows, self.brush)
             under = self.image.permute(1, 2, 0).cpu().numpy()
             colors = refit_colors(target.permute(1, 2, 0).cpu().numpy(), under, boxes, level.actions[:, A.COLOR])
             actions = level.actions.copy()
             actions[:, A.COLOR] = colors
             level = StrokeList(level.brush, level.width, level.height, level.background,
                                actions, level.windows, level.levels)  # fmt: skip
-        self.canvas.paint(level.actions, level.windows)
+        self.canvas.composite(boxes, level.actions[:, A.COLOR])
         self.image = self._read()
         return level
 

@@ -40,12 +40,15 @@ class PaintConfig:
     # -- stroke sizes ---------------------------------------------------------------------------------
     # Largest and smallest stroke window as fractions of the canvas's long side; the levels halve the
     # window from the largest to the smallest (a few large strokes block in, many small ones detail).
+    # Windows are never smaller than MIN_WINDOW px.
     max_stroke: float = 0.5
     min_stroke: float = 0.0625
     # Strokes per level grow by this factor per level (coarse to fine): at 4 levels 4/10/25/60 %.
     share_growth: float = 2.4
     # -- the optimiser ------------------------------------------------------------------------------
-    loss: str = "mixed"  # a name in brushwork.painting.losses.LOSSES
+    # A name in brushwork.painting.losses.LOSSES. "pixel" gives the best real painting per second:
+    # castle at 256 px, 1000 strokes x 10 steps, 24.2 dB vs 23.2 for "mixed" in the same time.
+    loss: str = "pixel"
     level_steps: int = 40  # Adam steps per level when neither steps nor a time budget is given
     lr: float = 0.25  # Adam step on the action logits
     lr_final: float = 0.2  # the lr decays (cosine) to lr * lr_final at the end of each level
@@ -106,10 +109,10 @@ class PaintConfig:
                 raise BrushworkError(f"{name} must be a fraction of the canvas in (0, 1], got {v!r}")
         if self.min_stroke > self.max_stroke:
             raise BrushworkError(f"min_stroke ({self.min_stroke}) must not exceed max_stroke ({self.max_stroke})")
-        if self.min_stroke * self.size < MIN_WINDOW - 0.5:
+        if self.max_stroke * self.size < MIN_WINDOW - 0.5:  # smaller windows are clamped to MIN_WINDOW
             raise BrushworkError(
-                f"min_stroke {self.min_stroke} is {self.min_stroke * self.size:.1f} px on a {self.size} px "
-                f"canvas; strokes need at least {MIN_WINDOW} px: raise min_stroke or size"
+                f"max_stroke {self.max_stroke} is {self.max_stroke * self.size:.1f} px on a {self.size} px "
+                f"canvas; strokes need at least {MIN_WINDOW} px: raise max_stroke or size"
             )
         if not (self.share_growth > 0 and math.isfinite(self.share_growth)):
             raise BrushworkError(f"share_growth must be a positive number, got {self.share_growth!r}")

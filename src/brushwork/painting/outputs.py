@@ -27,7 +27,7 @@ import numpy as np
 
 from brushwork.errors import BrushworkError
 from brushwork.metrics import psnr
-from brushwork.painting import exports
+from brushwork.painting import exports, video
 from brushwork.painting.result import Painting
 
 
@@ -123,16 +123,16 @@ def _svg(p: Painting, folder: Path, _: SaveOptions) -> list[Path]:
 def _videos(p: Painting, folder: Path, opts: SaveOptions) -> list[Path]:
     if not opts.video:
         return []
-    counts = exports.frame_schedule(len(p.strokes), seconds=opts.video_seconds, fps=opts.fps)
+    counts = video.frame_schedule(len(p.strokes), seconds=opts.video_seconds, fps=opts.fps)
     frames = p.frames(counts, size=opts.video_size)
-    exports.save_gif(folder / "process.gif", frames, fps=min(opts.fps, 50), max_size=opts.video_size)
+    video.save_gif(folder / "process.gif", frames, fps=min(opts.fps, 50), max_size=opts.video_size)
     written = [folder / "process.gif"]
     try:
-        exports.ffmpeg_path()
+        video.ffmpeg_path()
     except BrushworkError as e:
         opts.notify(f"skipped process.mp4: {e}")
     else:
-        exports.save_mp4(folder / "process.mp4", frames, fps=opts.fps, max_size=opts.video_size)
+        video.save_mp4(folder / "process.mp4", frames, fps=opts.fps, max_size=opts.video_size)
         written.append(folder / "process.mp4")
     return written
 

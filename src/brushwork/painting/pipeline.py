@@ -42,14 +42,7 @@ from brushwork.painting.losses import build_loss
 from brushwork.painting.optimise import LevelOptimiser
 from brushwork.painting.plan import plan_levels
 from brushwork.painting.result import Painting
-from brushwork.painting.schedule import (
-    COMMIT_PASSES,
-    ENGINE_SECONDS,
-    LevelClock,
-    measure_unit,
-    split_budget,
-    strokes_for_budget,
-)  # fmt: skip
+from brushwork.painting.schedule import ENGINE_SECONDS, LevelClock, measure_unit, plan_for_budget, split_budget
 from brushwork.painting.strokes import StrokeList
 from brushwork.painting.strokes import load as load_strokes
 
@@ -146,9 +139,11 @@ class PaintPipeline:
         t_plan = time.perf_counter()
         first = int(painting.levels.max()) + 1 if len(painting) else 0
         finest = int(round(float(painting.windows[:, 2].min()))) if len(painting) else None
-        strokes = cfg.strokes
-        if strokes is None:  # a time budget alone: as many strokes as the cost model says fit
-            strokes = strokes_for_budget(h, w, 0.9 * cfg.time_budget, cfg, self.unit(), backend.real)
+        if cfg.strokes is None:  # a time budget alone: strokes and steps from the cost model
+            strokes, steps = plan_for_budget(h, w, 0.9 * cfg.time_budget, cfg, self.unit(), backend.real)
+            cfg = cfg.updated(level_steps=steps)
+        else:
+            strokes = cfg.strokes
         levels = plan_levels(h, w, strokes, cfg, cfg.steps, first_index=first, max_window=finest)
         budget_left = None if cfg.time_budget is None else cfg.time_budget - (time.perf_counter() - t_plan)
 
@@ -163,7 +158,7 @@ class PaintPipeline:
             if budget_left is not None:  # this level's share of what is left, less the engine's work
                 rest = levels[k:]
                 spent = time.perf_counter() - t_paint
-                engine = COMMIT_PASSES * ENGINE_SECONDS * sum(lv.strokes for lv in rest) if backend.real else 0.0
+                engine = ENGINE_SECONDS * sum(lv.strokes for lv in rest) if backend.real else 0.0
                 left = max(0.0, budget_left - spent - engine)
                 clock = LevelClock(None, split_budget(rest, h, w, left)[0])
             new, st = optimiser(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -26,7 +26,8 @@ from brushwork.painting.plan import Level, plan_levels
 
 NATIVE = 64  # px per loss-network block in the cost model
 ENGINE_SECONDS = 1.2e-3  # one stroke painted by libmypaint at a work or canvas window (measured 0.7-1.7 ms)
-COMMIT_PASSES = 2  # a finished level is painted twice: alone for its coverage, then onto the painting
+STEP_LADDER = (10, 20, 40)  # steps per level a time budget chooses from (see plan_for_budget)
+DENSE_STROKES = 2000  # strokes per 256 x 256 px past which more steps pay more than more strokes
 
 
 def step_cost(level: Level, height: int, width: int) -> float:
@@ -39,7 +40,7 @@ def level_seconds(level: Level, height: int, width: int, unit: float, config: Pa
     """Predicted seconds of a level with its default steps."""
     seconds = level.steps * step_cost(level, height, width) * unit
     if engine:
-        renders = COMMIT_PASSES + (level.steps // config.real_forward_every if config.real_forward_every else 0)
+        renders = 1 + (level.steps // config.real_forward_every if config.real_forward_every else 0)
         seconds += renders * level.strokes * ENGINE_SECONDS
     return seconds
 
@@ -66,6 +67,27 @@ def strokes_for_budget(height: int, width: int, seconds: float, config: PaintCon
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if predicted(mid) <= seconds else (lo, mid - 1)
     return lo
+
+
+def plan_for_budget(
+    height: int, width: int, seconds: float, config: PaintConfig, unit: float, engine: bool
+) -> tuple[int, int]:
+    """(strokes, Adam steps per level) for `seconds` of painting.
+
+    Measured on castle at 256 px (benchmarks/results/engine_loop.jsonl), for the same time more
+    strokes with fewer steps win down to 10 steps a level -- 2000 x 10 beat 1000 x 20, 4000 x 5 lost
+    to 2000 x 10 -- until about DENSE_STROKES strokes per 256 x 256 px; past that, more steps pay more
+    (2000 x 20 beat 4000 x 10). So: the most steps of STEP_LADDER that still afford that many strokes.
+    """
+    dense = DENSE_STROKES * math.sqrt(height * width) / 256
+    best: tuple[int, int] | None = None
+    for steps in STEP_LADDER:
+        n = strokes_for_budget(height, width, seconds, replace(config, level_steps=steps), unit, engine)
+        if best is not None and n < dense:
+            break
+        best = (n, steps)
+    assert best is not None
+    return best
 
 
 @torch.no_grad()
@@ -127,6 +149,7 @@ __all__ = [
     "cosine_lr",
     "level_seconds",
     "measure_unit",
+    "plan_for_budget",
     "split_budget",
     "step_cost",
     "strokes_for_budget",

@@ -1,0 +1,153 @@
+"""Reading strokes files (`.json`, `.npz`; the formats are documented in `brushwork.painting.strokes`).
+
+Everything read is checked: schema, version, action layout, shapes, types and ranges; any problem is
+one BrushworkError naming the file. NPZ files are never unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brushwork.actions import ACTION_DIM, FIELDS
+from brushwork.errors import BrushworkError
+from brushwork.painting.strokes import SCHEMA, VERSION, StrokeList
+
+
+def read_json(path: str | os.PathLike[str]) -> StrokeList:
+    """Read the JSON format. Raises BrushworkError naming the file and the problem."""
+    doc = _read_json(path)
+    _check_header(doc, path)
+    strokes = doc.get("strokes")
+    if not isinstance(strokes, list):
+        raise BrushworkError(f"{path}: 'strokes' must be a list")
+    try:
+        levels = [s["level"] for s in strokes]
+        windows = [s["window"] for s in strokes]
+        actions = [s["action"] for s in strokes]
+    except (KeyError, TypeError):
+        raise BrushworkError(
+            f"{path}: every stroke needs 'level', 'window' and 'action' (see brushwork.painting.strokes)"
+        ) from None
+    if not all(isinstance(lv, int) and not isinstance(lv, bool) for lv in levels):
+        raise BrushworkError(f"{path}: stroke levels must be integers")
+    try:
+        w = np.array(windows, dtype=np.float64).reshape(len(strokes), 3)
+        a = np.array(actions, dtype=np.float64).reshape(len(strokes), ACTION_DIM)
+    except (ValueError, TypeError):
+        raise BrushworkError(
+            f"{path}: each stroke needs a 3-number 'window' and a {ACTION_DIM}-number 'action'"
+        ) from None
+    return _build(doc, a, w, np.array(levels, dtype=np.int64), path)
+
+
+def read_npz(path: str | os.PathLike[str]) -> StrokeList:
+    """Read the NPZ format. Raises BrushworkError naming the file and the problem."""
+    if not Path(path).is_file():
+        raise BrushworkError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = {"meta", "actions", "windows", "levels"} - set(z.files)
+            if missing:
+                raise BrushworkError(f"{path}: not a brushwork strokes file (missing {sorted(missing)})")
+            meta, actions, windows, levels = z["meta"], z["actions"], z["windows"], z["levels"]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise BrushworkError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+    try:
+        doc = json.loads(str(meta[()]))
+    except (ValueError, TypeError, IndexError):
+        raise BrushworkError(f"{path}: the 'meta' entry is not a JSON header") from None
+    _check_header(doc, path)
+    for name, arr, kinds in (
+        ("actions", actions, "f"),
+        ("windows", windows, "f"),
+        ("levels", levels, "iu"),
+    ):
+        if arr.dtype.kind not in kinds:
+            raise BrushworkError(f"{path}: '{name}' has dtype {arr.dtype}, expected a number array")
+    return _build(doc, actions, windows, levels, path)
+
+
+def load(path: str | os.PathLike[str]) -> StrokeList:
+    """Read a ``.json`` or ``.npz`` strokes file. Raises BrushworkError naming the file and the problem."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        return read_json(path)
+    if suffix == ".npz":
+        return read_npz(path)
+    raise BrushworkError(f"{path}: unknown strokes file type {suffix or '(none)'!r}; expected .json or .npz")
+
+
+# -- reading helpers -----------------------------------------------------------------------------------
+
+
+def _read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BrushworkError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise BrushworkError(f"{path}: cannot read it as a text file ({type(e).__name__})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BrushworkError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    if not isinstance(doc, dict):
+        raise BrushworkError(f"{path}: not a brushwork strokes file (expected a JSON object)")
+    return doc
+
+
+def _check_header(doc: Any, path: str | os.PathLike[str]) -> None:
+    """Check schema, version and action layout; raise BrushworkError on anything foreign."""
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        found = doc.get("schema") if isinstance(doc, dict) else None
+        raise BrushworkError(f"{path}: not a brushwork strokes file (schema {found!r}, expected {SCHEMA!r})")
+    version = doc.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise BrushworkError(f"{path}: invalid strokes schema version {version!r}")
+    if version > VERSION:
+        raise BrushworkError(
+            f"{path}: strokes schema version {version} is newer than this brushwork reads (up to {VERSION}); "
+            "upgrade brushwork"
+        )
+    if doc.get("action_fields") != list(FIELDS):
+        raise BrushworkError(f"{path}: action_fields {doc.get('action_fields')!r} differ from {list(FIELDS)}")
+
+
+def _build(
+    doc: dict[str, Any],
+    actions: np.ndarray,
+    windows: np.ndarray,
+    levels: np.ndarray,
+    path: str | os.PathLike[str],
+) -> StrokeList:
+    """Assemble and validate a StrokeList from a checked header and arrays; errors name the file."""
+    try:
+        width, height = doc["width"], doc["height"]
+        if (
+            isinstance(width, bool)
+            or isinstance(height, bool)
+            or not isinstance(width, int)
+            or not isinstance(height, int)
+        ):
+            raise ValueError(f"width and height must be integers, got {width!r}, {height!r}")
+        bg = doc["background"]
+        if not isinstance(bg, list) or len(bg) != 3:
+            raise ValueError(f"background must be 3 numbers, got {bg!r}")
+        if np.any(np.iinfo(np.int32).max < np.asarray(levels, dtype=np.int64)):
+            raise ValueError("levels overflow int32")
+        out = StrokeList(doc["brush"], width, height, tuple(bg), actions, windows, levels)
+        return out.validate()
+    except KeyError as e:
+        raise BrushworkError(f"{path}: header is missing {e.args[0]!r}") from None
+    except (ValueError, TypeError) as e:
+        raise BrushworkError(f"{path}: {e}") from None
+
+
+__all__ = ["load", "read_json", "read_npz"]
