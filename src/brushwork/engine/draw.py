@@ -29,6 +29,7 @@ from brushwork import actions as A
 from brushwork.engine.brushes import BrushInfo, resolve_brush
 from brushwork.engine.libmypaint import TILE, Brush, Surface, lib
 from brushwork.engine.stroke import pen_path
+from brushwork.errors import BrushworkError
 
 
 def _brush_info(brush: str | os.PathLike | BrushInfo) -> BrushInfo:
@@ -96,6 +97,19 @@ def render(
     return out
 
 
+def _check_memory(width: int, height: int) -> None:
+    """Refuse a canvas whose arrays (the painting and an RGB copy, float32) would not fit in free memory."""
+    need = width * height * 4 * (4 + 3)
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > free:
+        raise BrushworkError(
+            f"a {width}x{height} canvas needs {need / 2**30:.1f} GB and {free / 2**30:.1f} GB are free; paint smaller"
+        )
+
+
 class EngineCanvas:
     """A painting by the real brush, painted stroke list by stroke list, in painting order.
 
@@ -127,6 +141,7 @@ class EngineCanvas:
         self.scale = float(scale)
         self.width, self.height = max(1, round(width * scale)), max(1, round(height * scale))
         self.background = np.asarray(background, dtype=np.float32)
+        _check_memory(self.width, self.height)
         self.prem = np.zeros((self.height, self.width, 4), np.float32)  # premultiplied RGBA of the strokes
         self.strokes = 0
 

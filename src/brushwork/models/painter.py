@@ -170,10 +170,13 @@ class Painter(nn.Module):
             config.setdefault("geometry_prior", False)  # files written before the sketch existed
             painter = cls(PainterConfig(**config))
             painter.load_state_dict(tensors)
-        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
             raise BrushworkError(
                 f"{path}: painter weights do not match the Painter model ({str(e).splitlines()[0]})"
             ) from None
+        bad = [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        if bad:
+            raise BrushworkError(f"{path}: painter weights contain NaN or infinite values ({bad[0]})")
         painter.metadata = meta
         return painter.to(device).eval()
 
@@ -220,11 +223,9 @@ def load_painter(brush: str | Path = "classic/dry_brush", device: str | torch.de
 
     painter = Painter.from_pretrained(painter_path(brush), device=device)
     painter.requires_grad_(False)
-    # a guard: denormal floats are many times slower on x86 CPUs. Since curve_sketch clamps its
-    # exponents it makes none that matter (shipped dry brush: 0.45 ms a stroke with or without the
-    # flush, training steps 0.073 s either way), but a retrained painter might. Flushing them to zero
-    # changes nothing visible (process-wide, as most inference engines do).
-    torch.set_flush_denormal(True)
+    # No process-wide denormal flushing: curve_sketch clamps its exponents, so the painter makes no
+    # denormals that matter (shipped dry brush: 0.45 ms a stroke with or without the flush), while
+    # flushing made libmypaint's dab counting ~10x slower on long strokes in the same process.
     return painter
 
 

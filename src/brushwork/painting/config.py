@@ -16,10 +16,7 @@ from typing import Any
 import numpy as np
 
 from brushwork.errors import BrushworkError
-
-MAX_CANVAS = 8192  # px: beyond this the canvas alone would take gigabytes
-MAX_STROKES = 200_000  # strokes per painting: ~1 GB of painter activations per optimiser step beyond
-MIN_WINDOW = 8  # px: below this a stroke is a smudge of a few pixels
+from brushwork.limits import MAX_CANVAS, MAX_STROKES, MIN_WINDOW
 
 
 @dataclass
@@ -152,4 +149,4 @@ def _positive_int(cfg: PaintConfig, name: str) -> None:
         raise BrushworkError(f"{name} must be a positive integer, got {v!r}")
 
 
-__all__ = ["MAX_CANVAS", "MAX_STROKES", "MIN_WINDOW", "PaintConfig"]
+__all__ = ["PaintConfig"]

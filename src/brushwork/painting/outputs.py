@@ -17,7 +17,9 @@ writer (its encoding lives in `brushwork.painting.exports`). Every file is writt
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from brushwork.errors import BrushworkError
+from brushwork.limits import MAX_CANVAS, MAX_FPS, MAX_VIDEO_SECONDS, MAX_VIDEO_SIZE, MIN_WINDOW
 from brushwork.metrics import psnr
 from brushwork.painting import exports, video
 from brushwork.painting.result import Painting
@@ -41,6 +44,26 @@ class SaveOptions:
     video_seconds: float = 4.0
     video_size: int = 512
     notify: Callable[[str], None] = field(default=lambda text: print(f"brushwork: note: {text}", file=sys.stderr))
+
+    def __post_init__(self) -> None:
+        def bad(name: str, value: object, lo: float, hi: float, integer: bool = True) -> bool:
+            kinds = int if integer else (int, float)
+            return isinstance(value, bool) or not isinstance(value, kinds) or not lo <= value <= hi
+
+        if self.render_size is not None and bad("render_size", self.render_size, MIN_WINDOW, MAX_CANVAS):
+            raise BrushworkError(
+                f"render size must be an integer from {MIN_WINDOW} to {MAX_CANVAS} px, got {self.render_size!r}"
+            )
+        if bad("fps", self.fps, 1, MAX_FPS):
+            raise BrushworkError(f"fps must be an integer from 1 to {MAX_FPS}, got {self.fps!r}")
+        if bad("video_seconds", self.video_seconds, 0.1, MAX_VIDEO_SECONDS, integer=False):
+            raise BrushworkError(
+                f"video length must be 0.1 to {MAX_VIDEO_SECONDS:g} seconds, got {self.video_seconds!r}"
+            )
+        if bad("video_size", self.video_size, 16, MAX_VIDEO_SIZE):
+            raise BrushworkError(
+                f"video size must be an integer from 16 to {MAX_VIDEO_SIZE} px, got {self.video_size!r}"
+            )
 
 
 @dataclass
@@ -140,20 +163,42 @@ def _videos(p: Painting, folder: Path, opts: SaveOptions) -> list[Path]:
 OUTPUT_FILES = (*WRITERS, "process.mp4")
 
 
+def prepare_folder(out_dir: str | os.PathLike, inputs: tuple[str | os.PathLike, ...] = ()) -> Path:
+    """Check (and create) an output folder before any painting: one clear BrushworkError if unusable.
+
+    It must be a folder (or creatable as one), writable, and not hold an input under an output's name
+    (painting `out/painting.png -o out` would overwrite the photo).
+    """
+    folder = Path(out_dir)
+    if folder.exists() and not folder.is_dir():
+        raise BrushworkError(f"output folder {folder} is a file; choose a folder with -o")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".brushwork-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise BrushworkError(f"cannot write into {folder}: {e.strerror or e}") from None
+    for src in inputs:
+        src = Path(src)
+        if src.name in OUTPUT_FILES and src.resolve().parent == folder.resolve():
+            raise BrushworkError(f"painting {src} into {folder} would overwrite it; choose another -o")
+    return folder
+
+
 def save_outputs(
     painting: Painting, out_dir: str | os.PathLike, options: SaveOptions | None = None, **settings: object
 ) -> SaveReport:
-    """Write the painting's files into `out_dir` (created if missing), each atomically.
+    """Write the painting's files into `out_dir` (created if missing): all of them, or nothing new.
 
     `settings` are `SaveOptions` fields (video, render_size, fps, video_seconds, video_size, notify).
-    A missing ffmpeg or libmypaint skips the files that need it, with a note.
+    The files are written into a hidden staging folder inside `out_dir` and moved into place only when
+    all are written, so a failure (full disk, Ctrl-C, SIGTERM) leaves the folder as it was; outputs an
+    earlier run left that this run does not write (e.g. videos after --no-video) are removed, so the
+    folder never mixes two paintings. A missing ffmpeg or libmypaint skips what needs it, with a note.
     """
     opts = options or SaveOptions(**settings)  # type: ignore[arg-type]
-    folder = Path(out_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise BrushworkError(f"cannot create output folder {folder}: {e.strerror or e}") from None
+    folder = prepare_folder(out_dir)
     notes: list[str] = []
     notify = opts.notify
 
@@ -164,13 +209,26 @@ def save_outputs(
     opts.notify = note
     files: list[Path] = []
     timings: dict[str, float] = {}
-    for name, write in WRITERS.items():
-        t = time.perf_counter()
-        files += write(painting, folder, opts)
-        timings[name] = time.perf_counter() - t
-    opts.notify = notify
+    staging = Path(tempfile.mkdtemp(prefix=".brushwork-staging-", dir=folder))
+    try:
+        for name, write in WRITERS.items():
+            t = time.perf_counter()
+            files += write(painting, staging, opts)
+            timings[name] = time.perf_counter() - t
+        written = [folder / f.name for f in files]
+        for f, dest in zip(files, written, strict=True):
+            os.replace(f, dest)
+        for name in set(OUTPUT_FILES) - {f.name for f in written}:  # an earlier run's, not this one's
+            (folder / name).unlink(missing_ok=True)
+    except OSError as e:
+        raise BrushworkError(
+            f"could not write the outputs into {folder}: {e.strerror or e}; nothing new was written"
+        ) from None
+    finally:
+        opts.notify = notify
+        shutil.rmtree(staging, ignore_errors=True)
     agreement = psnr(painting.neural_image(), painting.image) if painting.real else None
-    return SaveReport(folder, files, timings, notes, agreement)
+    return SaveReport(folder, written, timings, notes, agreement)
 
 
-__all__ = ["OUTPUT_FILES", "WRITERS", "SaveOptions", "SaveReport", "save_outputs", "writer"]
+__all__ = ["OUTPUT_FILES", "WRITERS", "SaveOptions", "SaveReport", "prepare_folder", "save_outputs", "writer"]

@@ -244,6 +244,11 @@ def load_frozen_painter(brush: str, painter: str | os.PathLike | Painter | None,
         model = Painter.from_pretrained(painter, device=device)
     else:
         model = load_painter(brush, device=device)
+    trained_for = (getattr(model, "metadata", None) or {}).get("brush")
+    if trained_for and trained_for != brush and not str(brush).endswith(".myb"):
+        raise BrushworkError(
+            f"the painter {painter} was trained for brush {trained_for!r}, not {brush!r}; pass --brush {trained_for}"
+        )
     model = model.to(device).eval()
     model.requires_grad_(False)
     # channels_last: the painter's convs run about twice as fast on CPU in this layout (measured).
@@ -254,6 +259,8 @@ def continue_strokes(
     init: str | os.PathLike | StrokeList, brush: str, height: int, width: int, label: str | None = None
 ) -> StrokeList:
     """The strokes to continue from, scaled to this canvas; same brush and aspect ratio required."""
+    if not isinstance(init, StrokeList | str | os.PathLike):
+        raise BrushworkError(f"init must be a StrokeList or a strokes file path, got {type(init).__name__}")
     s = init if isinstance(init, StrokeList) else load_strokes(init)
     label = label or ("the init strokes" if isinstance(init, StrokeList) else str(init))
     try:

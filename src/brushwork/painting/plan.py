@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from brushwork.painting.config import MIN_WINDOW, PaintConfig
+from brushwork.limits import MIN_WINDOW
+from brushwork.painting.config import PaintConfig
 
 
 @dataclass(frozen=True)

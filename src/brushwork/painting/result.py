@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from brushwork import actions as A
+from brushwork.errors import BrushworkError
+from brushwork.limits import MAX_CANVAS, MIN_WINDOW
 from brushwork.metrics import psnr, ssim
 from brushwork.models.painter import Painter
 from brushwork.painting.backends import paint_strokes, painter_alphas
@@ -25,9 +27,20 @@ from brushwork.painting.strokes import StrokeList
 def render_engine(strokes: StrokeList, size: int | None = None, brush: str | None = None) -> np.ndarray:
     """Paint a stroke list with libmypaint at long side `size` (default: its canvas) -> (h, w, 3) float32.
 
-    Raises BrushworkError (one line) if libmypaint or the brush is missing.
+    Raises BrushworkError (one line) if libmypaint or the brush is missing, the brush cannot be
+    described by a colour and a coverage (it smudges, erases, ...), or the size is out of range.
     """
-    from brushwork.engine import render_canvas
+    from brushwork.engine import render_canvas, require_learnable, resolve_brush
+
+    if size is not None and (
+        isinstance(size, bool) or not isinstance(size, int) or not MIN_WINDOW <= size <= MAX_CANVAS
+    ):
+        raise BrushworkError(f"render size must be an integer from {MIN_WINDOW} to {MAX_CANVAS} px, got {size!r}")
+    require_learnable(resolve_brush(brush or strokes.brush))
+    try:
+        strokes.validate()
+    except ValueError as e:
+        raise BrushworkError(f"cannot render these strokes: {e}") from None
 
     scale = 1.0 if size is None else size / max(strokes.width, strokes.height)
     return render_canvas(

@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from brushwork.painting.config import MAX_STROKES, PaintConfig
+from brushwork.limits import MAX_STROKES
+from brushwork.painting.config import PaintConfig
 from brushwork.painting.plan import Level, plan_levels
 
 NATIVE = 64  # px per loss-network block in the cost model

@@ -61,6 +61,7 @@ from brushwork.actions import (
 )
 from brushwork.errors import BrushworkError
 from brushwork.io import atomic_write, write_text_atomic
+from brushwork.limits import MAX_CANVAS, MAX_STROKES, MAX_WINDOW_PER_CANVAS
 
 SCHEMA = "brushwork.strokes"
 VERSION = 1  # the newest schema version this code reads and the one it writes
@@ -104,8 +105,9 @@ class StrokeList:
     def __post_init__(self) -> None:
         # Normalise types once so that every consumer (and the files) see the documented dtypes.
         self.background = tuple(float(c) for c in self.background)  # type: ignore[assignment]
-        self.actions = np.asarray(self.actions, dtype=np.float32)
-        self.windows = np.asarray(self.windows, dtype=np.float32)
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, which validate() refuses
+            self.actions = np.asarray(self.actions, dtype=np.float32)
+            self.windows = np.asarray(self.windows, dtype=np.float32)
         self.levels = np.asarray(self.levels, dtype=np.int32)
 
     @classmethod
@@ -165,6 +167,31 @@ class StrokeList:
             raise ValueError(f"window sizes w must be > 0 px, got {float(self.windows[:, 2].min()):.4g}")
         if n and self.levels.min() < 0:
             raise ValueError(f"levels must be >= 0, got {int(self.levels.min())}")
+        self.check_limits()
+        return self
+
+    def check_limits(self) -> StrokeList:
+        """Refuse what would exhaust the machine (see `brushwork.limits`); return self. Raises ValueError."""
+        if len(self) > MAX_STROKES:
+            raise ValueError(f"{len(self)} strokes is more than the limit of {MAX_STROKES}")
+        if max(self.width, self.height) > MAX_CANVAS:
+            raise ValueError(f"canvas {self.width}x{self.height} is larger than the limit of {MAX_CANVAS} px")
+        if len(self):
+            x, y, w = (self.windows[:, k].astype(np.float64) for k in range(3))
+            long = max(self.width, self.height)
+            big = int(np.argmax(w))
+            if w[big] > MAX_WINDOW_PER_CANVAS * long:
+                raise ValueError(
+                    f"stroke {big} has a {w[big]:.4g} px window, more than {MAX_WINDOW_PER_CANVAS:g} x the "
+                    f"canvas's {long} px"
+                )
+            off = np.flatnonzero((x <= -w) | (y <= -w) | (x >= self.width) | (y >= self.height))
+            if len(off):
+                i = int(off[0])
+                raise ValueError(
+                    f"stroke {i}'s window {[float(v) for v in self.windows[i]]} lies outside the "
+                    f"{self.width}x{self.height} canvas"
+                )
         return self
 
     # -- geometry --------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import numpy as np
 
 from brushwork.actions import ACTION_DIM, FIELDS
 from brushwork.errors import BrushworkError
+from brushwork.limits import MAX_STROKES
 from brushwork.painting.strokes import SCHEMA, VERSION, StrokeList
 
 
@@ -27,6 +28,8 @@ def read_json(path: str | os.PathLike[str]) -> StrokeList:
     strokes = doc.get("strokes")
     if not isinstance(strokes, list):
         raise BrushworkError(f"{path}: 'strokes' must be a list")
+    if len(strokes) > MAX_STROKES:
+        raise BrushworkError(f"{path}: {len(strokes)} strokes is more than the limit of {MAX_STROKES}")
     try:
         levels = [s["level"] for s in strokes]
         windows = [s["window"] for s in strokes]
@@ -40,11 +43,12 @@ def read_json(path: str | os.PathLike[str]) -> StrokeList:
     try:
         w = np.array(windows, dtype=np.float64).reshape(len(strokes), 3)
         a = np.array(actions, dtype=np.float64).reshape(len(strokes), ACTION_DIM)
-    except (ValueError, TypeError):
+        lv = np.array(levels, dtype=np.int64)
+    except (ValueError, TypeError, OverflowError):
         raise BrushworkError(
-            f"{path}: each stroke needs a 3-number 'window' and a {ACTION_DIM}-number 'action'"
+            f"{path}: each stroke needs an integer 'level', a 3-number 'window' and a {ACTION_DIM}-number 'action'"
         ) from None
-    return _build(doc, a, w, np.array(levels, dtype=np.int64), path)
+    return _build(doc, a, w, lv, path)
 
 
 def read_npz(path: str | os.PathLike[str]) -> StrokeList:
@@ -56,8 +60,12 @@ def read_npz(path: str | os.PathLike[str]) -> StrokeList:
             missing = {"meta", "actions", "windows", "levels"} - set(z.files)
             if missing:
                 raise BrushworkError(f"{path}: not a brushwork strokes file (missing {sorted(missing)})")
+            for name in ("actions", "windows", "levels"):  # from the headers, before any decompression
+                n = _npz_rows(z, name)
+                if n > MAX_STROKES:
+                    raise BrushworkError(f"{path}: {n} strokes is more than the limit of {MAX_STROKES}")
             meta, actions, windows, levels = z["meta"], z["actions"], z["windows"], z["levels"]
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
         raise BrushworkError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
     try:
         doc = json.loads(str(meta[()]))
@@ -72,6 +80,15 @@ def read_npz(path: str | os.PathLike[str]) -> StrokeList:
         if arr.dtype.kind not in kinds:
             raise BrushworkError(f"{path}: '{name}' has dtype {arr.dtype}, expected a number array")
     return _build(doc, actions, windows, levels, path)
+
+
+def _npz_rows(z: np.lib.npyio.NpzFile, name: str) -> int:
+    """The first dimension an .npz member declares in its .npy header, read without loading it."""
+    with z.zip.open(f"{name}.npy") as f:
+        fmt = np.lib.format
+        header = fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0
+        shape, _, _ = header(f)
+    return int(shape[0]) if shape else 1
 
 
 def load(path: str | os.PathLike[str]) -> StrokeList:
@@ -98,6 +115,10 @@ def _read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise BrushworkError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    except RecursionError:
+        raise BrushworkError(f"{path}: nested too deeply to be a strokes file") from None
+    except ValueError as e:  # e.g. an integer with thousands of digits
+        raise BrushworkError(f"{path}: not a strokes file ({str(e).splitlines()[0][:80]})") from None
     if not isinstance(doc, dict):
         raise BrushworkError(f"{path}: not a brushwork strokes file (expected a JSON object)")
     return doc

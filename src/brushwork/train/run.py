@@ -87,7 +87,6 @@ def run_training(args: argparse.Namespace) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # a guard against denormal slow-downs, see load_painter
     info = require_learnable(resolve_brush(args.brush))
     cfg = make_config(args.preset, args.set)
     rank, world = C.setup_distributed()

@@ -1,0 +1,27 @@
+"""Limits on what brushwork accepts, checked before any work so that no input can exhaust the machine.
+
+Each limit says why it is where it is. Errors name the value, the limit and what to do.
+"""
+
+from __future__ import annotations
+
+MAX_CANVAS = 8192  # px, long side of a canvas or render: beyond this one RGBA float canvas is > 1 GB
+MIN_WINDOW = 8  # px: below this a stroke is a smudge of a few pixels
+MAX_STROKES = 200_000  # strokes in a painting or strokes file: ~10 min of engine time, ~100 MB of arrays
+# A stroke's window may be at most this many times the canvas's long side, and must overlap the
+# canvas: libmypaint's work grows with the window's area, and strokes far off the canvas paint nothing.
+MAX_WINDOW_PER_CANVAS = 2.0
+MAX_VIDEO_SECONDS = 600.0  # a time-lapse longer than 10 minutes is a mistake, and holds every frame
+MAX_VIDEO_SIZE = 4096  # px, long side of a time-lapse frame
+MAX_FPS = 60
+
+
+__all__ = [
+    "MAX_CANVAS",
+    "MAX_FPS",
+    "MAX_STROKES",
+    "MAX_VIDEO_SECONDS",
+    "MAX_VIDEO_SIZE",
+    "MAX_WINDOW_PER_CANVAS",
+    "MIN_WINDOW",
+]

@@ -1,0 +1,281 @@
+"""Nothing a user feeds brushwork exhausts the machine, hangs it, or loses their files.
+
+Hostile and careless inputs (strokes files, painter files, sizes, folders, signals, closed pipes)
+must give one clear line, quickly and within a memory bound; real engine and painter throughout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from brushwork.actions import FIELDS
+from brushwork.errors import BrushworkError
+from brushwork.models.registry import WEIGHTS_DIR
+from brushwork.painting.outputs import save_outputs
+from brushwork.painting.pipeline import PaintPipeline, paint
+from brushwork.painting.strokes import StrokeList, load
+
+torch.set_num_threads(1)
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+HEADER = {"schema": "brushwork.strokes", "version": 1, "brush": "classic/dry_brush", "width": 64, "height": 64,
+          "background": [1.0, 1.0, 1.0], "action_fields": list(FIELDS)}  # fmt: skip
+
+
+def cli(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "brushwork.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, **kw)  # fmt: skip
+
+
+def one_line(r: subprocess.CompletedProcess, *words: str) -> None:
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert lines[0].startswith("brushwork: error:") and all(w in lines[0] for w in words), lines[0]
+
+
+def strokes_file(tmp_path: Path, strokes: list, name: str = "s.json", **header) -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps({**HEADER, **header, "strokes": strokes}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_photo(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("img") / "photo.png"
+    Image.open(EXAMPLES / "castle.png").convert("RGB").resize((48, 48)).save(path)
+    return path
+
+
+# -- strokes files ---------------------------------------------------------------------------------------
+
+
+def test_huge_declared_npz_is_refused_before_loading(tmp_path):
+    n = 10_000_000  # 1.6 MB on disk, 600 MB in memory: refused from the .npy headers
+    path = tmp_path / "big.npz"
+    np.savez_compressed(path, meta=np.array(json.dumps(HEADER)), actions=np.zeros((n, 12), np.float32),
+                        windows=np.zeros((n, 3), np.float32), levels=np.zeros(n, np.int32))  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    with pytest.raises(BrushworkError, match="more than the limit"):
+        load(path)
+    assert time.perf_counter() - t < 2.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: nothing decompressed
+
+
+@pytest.mark.parametrize(
+    "stroke, words",
+    [
+        ({"level": 0, "window": [0, 0, 1e7], "action": [0.5] * 12}, ["window", "canvas"]),
+        ({"level": 0, "window": [-1e6, 1e6, 5], "action": [0.5] * 12}, ["outside"]),
+        ({"level": 10**400, "window": [0, 0, 8], "action": [0.5] * 12}, ["integer"]),
+        ({"level": 0, "window": [0, 0, 8], "action": [1e308] * 12}, ["infinite"]),
+        ({"level": 0, "window": [0, 0, 8], "action": [2.0] * 12}, ["[0, 1]"]),
+    ],
+)
+def test_unreasonable_strokes_are_refused(tmp_path, stroke, words):
+    path = strokes_file(tmp_path, [stroke])
+    with pytest.raises(BrushworkError) as e:
+        load(path)
+    assert all(w in str(e.value) for w in words), str(e.value)
+    one_line(cli("render", str(path), "-o", str(tmp_path / "x.png")))
+
+
+def test_deep_nesting_and_long_numbers(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    long = tmp_path / "long.json"
+    long.write_text('{"schema": ' + "9" * 5000 + "}")
+    for path in (deep, long):
+        one_line(cli("render", str(path), "-o", str(tmp_path / "x.png")), path.name)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    key=st.sampled_from([*HEADER, "strokes"]),
+    value=json_values,
+    stroke_key=st.sampled_from(["level", "window", "action"]),
+    stroke_value=json_values,
+)
+def test_fuzzed_strokes_files_give_one_error(tmp_path, key, value, stroke_key, stroke_value):
+    """Any field replaced by any JSON value: a StrokeList or a BrushworkError, never another exception."""
+    stroke = {"level": 0, "window": [0, 0, 16], "action": [0.5] * 12, stroke_key: stroke_value}
+    doc = {**HEADER, "strokes": [stroke], key: value}
+    path = tmp_path / "fuzz.json"
+    path.write_text(json.dumps(doc))
+    try:
+        s = load(path)
+    except BrushworkError as e:
+        assert "\n" not in str(e)
+    else:
+        assert isinstance(s, StrokeList) and len(s) == len(doc["strokes"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=400), cut=st.integers(0, 4000))
+def test_fuzzed_and_truncated_files(tmp_path, data, cut):
+    good = tmp_path / "good.npz"
+    StrokeList("classic/dry_brush", 64, 64, (1, 1, 1), np.full((3, 12), 0.5), np.array([[0, 0, 16]] * 3),
+               np.zeros(3)).save(good)  # fmt: skip
+    for name, content in (("junk.npz", data), ("cut.npz", good.read_bytes()[:cut]), ("junk.json", data)):
+        path = tmp_path / name
+        path.write_bytes(content)
+        try:
+            load(path)
+        except BrushworkError:
+            pass
+
+
+# -- sizes, brushes, painters ----------------------------------------------------------------------------
+
+
+def test_render_limits_and_unpaintable_brushes(tmp_path):
+    path = strokes_file(tmp_path, [{"level": 0, "window": [0, 0, 32], "action": [0.5] * 12}])
+    one_line(cli("render", str(path), "-o", str(tmp_path / "x.png"), "--size", "100000"), "8192")
+    one_line(cli("render", str(path), "-o", str(tmp_path / "x.png"), "--brush", "classic/smudge"), "smudge")
+    smudged = strokes_file(tmp_path, [{"level": 0, "window": [0, 0, 32], "action": [0.5] * 12}], "sm.json",
+                           brush="classic/smudge")  # fmt: skip
+    one_line(cli("render", str(smudged), "-o", str(tmp_path / "x.png")), "smudge")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_bad_painter_files(tmp_path, small_photo):
+    from safetensors.torch import load_file, save_file
+
+    src = WEIGHTS_DIR / "classic__dry_brush.safetensors"
+    from safetensors import safe_open
+
+    with safe_open(str(src), framework="pt") as f:
+        meta = dict(f.metadata())
+    tensors = load_file(str(src))
+    nan = {k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v) for k, v in tensors.items()}
+    save_file(nan, str(tmp_path / "nan.safetensors"), metadata=meta)
+    save_file(tensors, str(tmp_path / "list.safetensors"), metadata={**meta, "config": "[1, 2]"})
+    one_line(cli("paint", str(small_photo), "--painter", str(tmp_path / "nan.safetensors")), "NaN")
+    one_line(cli("paint", str(small_photo), "--painter", str(tmp_path / "list.safetensors")), "do not match")
+    pen = WEIGHTS_DIR / "classic__pen.safetensors"
+    one_line(cli("paint", str(small_photo), "--painter", str(pen)), "classic/pen")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"seed": "x"}, {"seed": -1}, {"device": 3}, {"device": "tpu"}, {"size": "big"}, {"size": 10**6},
+     {"strokes": 2.5}, {"init": 5}, {"init": "missing.json"}, {"brush": ""}, {"nonsense": 1}],
+)  # fmt: skip
+def test_python_api_raises_one_brushwork_error(small_photo, kwargs):
+    with pytest.raises(BrushworkError):
+        paint(small_photo, progress=False, steps=1, **kwargs)
+
+
+def test_save_options_are_checked(tmp_path, small_photo):
+    p = PaintPipeline()(small_photo, progress=False, size=32, strokes=4, steps=1)
+    for bad in ({"render_size": -1}, {"render_size": 10**6}, {"video_seconds": 1e9}, {"fps": 0}):
+        with pytest.raises(BrushworkError):
+            save_outputs(p, tmp_path / "o", **bad)
+    assert not (tmp_path / "o").exists()
+
+
+# -- folders and files -----------------------------------------------------------------------------------
+
+
+def test_output_folder_problems_fail_before_painting(tmp_path, small_photo):
+    afile = tmp_path / "x.png"
+    afile.write_bytes(b"not a folder")
+    t = time.perf_counter()
+    one_line(cli("paint", str(small_photo), "-o", str(afile)), "is a file")
+    one_line(cli("paint", str(small_photo), "-o", str(afile / "sub")), "cannot write")
+    own = tmp_path / "own"
+    own.mkdir()
+    photo = own / "painting.png"
+    photo.write_bytes(small_photo.read_bytes())
+    one_line(cli("paint", str(photo), "-o", str(own)), "overwrite")
+    assert time.perf_counter() - t < 60 and photo.read_bytes() == small_photo.read_bytes()
+
+
+def test_full_disk_leaves_nothing_new(tmp_path, small_photo):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({r.stderr.decode().strip()[:60]})")
+    try:
+        res = cli("paint", str(small_photo), "-o", str(mnt / "out"), "--size", "96", "--strokes", "60",
+                  "--steps", "2", "--quiet", "--threads", "1")  # fmt: skip
+        one_line(res, "nothing new was written")
+        assert not [p for p in (mnt / "out").iterdir()], "a partial set or temporary files were left"
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_stale_outputs_are_removed(tmp_path, small_photo):
+    out = tmp_path / "out"
+    args = ["paint", str(small_photo), "-o", str(out), "--size", "32", "--strokes", "6", "--steps", "1",
+            "--quiet", "--threads", "1", "--video-seconds", "0.5", "--fps", "4"]  # fmt: skip
+    assert cli(*args, "--render-size", "40").returncode == 0
+    assert (out / "process.gif").is_file() and (out / "painting_engine.png").is_file()
+    assert cli(*args, "--no-video").returncode == 0
+    names = {p.name for p in out.iterdir()}
+    assert "process.gif" not in names and "painting_engine.png" not in names and "painting.png" in names
+
+
+def test_sigterm_while_saving_leaves_no_temporary_files(tmp_path, small_photo):
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "brushwork.cli", "paint", str(small_photo), "-o", str(out),
+                             "--size", "160", "--strokes", "300", "--steps", "1", "--quiet", "--threads", "1",
+                             "--video-seconds", "20", "--fps", "30"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if out.is_dir() and any(p.name.startswith(".brushwork-staging") for p in out.iterdir()):
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it started saving"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 143
+    assert list(out.iterdir()) == []
+
+
+def test_closed_stdout_does_not_stop_the_work(tmp_path, small_photo):
+    r = subprocess.run(f"{sys.executable} -m brushwork.cli brushes | true", shell=True, capture_output=True,
+                       text=True, timeout=60)  # fmt: skip
+    assert "Traceback" not in r.stderr
+    other = tmp_path / "b.png"
+    other.write_bytes(small_photo.read_bytes())
+    cmd = (f"{sys.executable} -m brushwork.cli paint {small_photo} {other} -o {tmp_path / 'o'} --size 32 "
+           f"--strokes 4 --steps 1 --quiet --threads 1 --no-video | true")  # fmt: skip
+    r = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert (tmp_path / "o" / "photo" / "painting.png").is_file() and (tmp_path / "o" / "b" / "painting.png").is_file()
+
+
+def test_same_command_same_bytes(tmp_path, small_photo):
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"run{k}"
+        r = cli("paint", str(small_photo), "-o", str(out), "--size", "48", "--strokes", "20", "--steps", "2",
+                "--quiet", "--threads", "1", "--video-seconds", "1", "--fps", "4")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        outs.append(out)
+    for f in sorted(outs[0].iterdir()):
+        if f.suffix != ".mp4":  # ffmpeg's container may carry an encoder-dependent stamp
+            assert f.read_bytes() == (outs[1] / f.name).read_bytes(), f.name
+    assert sorted(os.listdir(outs[0])) == sorted(os.listdir(outs[1]))
