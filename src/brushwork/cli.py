@@ -95,7 +95,9 @@ def cmd_paint(args: argparse.Namespace) -> None:
     from brushwork.painting.pipeline import PaintPipeline, continue_strokes
     from brushwork.painting.strokes import load as load_strokes
 
-    strokes = args.strokes if args.strokes is not None else (None if args.time_budget is not None else 1000)
+    strokes = (
+        args.strokes if args.strokes is not None else (None if args.time_budget is not None else PaintConfig.strokes)
+    )
     config = PaintConfig(
         strokes=strokes, size=args.size, brush=args.brush, painter=args.painter, loss=args.loss, seed=args.seed,
         steps=args.steps, time_budget=args.time_budget, device=args.device, engine=not args.no_engine,
@@ -236,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("images", nargs="+", metavar="IMAGE")
     s.add_argument("-o", "--out", default="out", metavar="OUT_DIR", help="output folder (default: out)")
     s.add_argument("--strokes", type=_positive_int, default=None,
-                   help="number of strokes (default: 1000, or chosen to fit --time-budget)")  # fmt: skip
+                   help="number of strokes (default: 2000, or chosen to fit --time-budget)")  # fmt: skip
     s.add_argument("--size", type=_positive_int, default=512, help="long side of the canvas in px (default: 512)")
     s.add_argument("--brush", default=DEFAULT_BRUSH, help=f"brush with a painter (default: {DEFAULT_BRUSH})")
     s.add_argument("--painter", default=None, help="a painter .safetensors file instead of the shipped one")
@@ -254,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--min-stroke", type=float, default=0.0625, metavar="FRAC",
                    help="smallest stroke window, fraction of the long side (default: 0.0625)")  # fmt: skip
     g = s.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps per level")
+    g.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps per level (default: 15)")
     g.add_argument("--time-budget", type=float, default=None, metavar="SEC",
                    help="seconds of painting; without --strokes brushwork chooses the strokes to fit")  # fmt: skip
     s.add_argument("--init", default=None, metavar="STROKES", help="continue from a strokes.json / .npz")

@@ -218,8 +218,8 @@ def stroke_alphas(
 ) -> list[tuple[int, int, np.ndarray]]:
     """Each stroke's real coverage, painted alone: [(x, y, alpha (h, w) float32), ...] in canvas px.
 
-    A stroke's box is the bounding box of the 64 px tiles it painted, so it holds all of its paint
-    whatever the brush's reach; boxes may reach outside the canvas (crop them). With normal blending
+    A stroke's box is the bounding box of its paint (found from the 64 px tiles it touched, so it holds
+    all of it whatever the brush's reach); boxes may reach outside the canvas (crop them). With normal blending
     the coverage does not depend on the stroke's colour or on what lies under it: over a canvas C the
     stroke paints C * (1 - alpha) + alpha * colour.
     """
@@ -237,6 +237,12 @@ def stroke_alphas(
         tx = [k[0] for k in surface.tiles]
         ty = [k[1] for k in surface.tiles]
         x, y = min(tx) * TILE, min(ty) * TILE
-        box = surface.read(x, y, (max(tx) + 1) * TILE - x, (max(ty) + 1) * TILE - y)
-        out.append((x, y, box[..., 3].copy()))
+        alpha = surface.read(x, y, (max(tx) + 1) * TILE - x, (max(ty) + 1) * TILE - y)[..., 3]
+        rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+        if not len(rows):
+            out.append((0, 0, np.zeros((0, 0), np.float32)))
+            continue
+        # cropped to the paint: less memory to keep and fewer pixels to composite
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        out.append((x + int(c0), y + int(r0), np.ascontiguousarray(alpha[r0:r1, c0:c1])))
     return out

@@ -110,7 +110,10 @@ class EngineBackend:
         self.device = device
         self.refit = refit
         self.canvas = EngineCanvas(strokes.width, strokes.height, self.brush, strokes.background)
-        self.canvas.paint(strokes.actions, strokes.windows)
+        # every stroke's real coverage at the canvas resolution, in painting order: the outputs (video
+        # frames, OpenRaster layers) composite these again instead of asking the engine twice
+        self.coverage_boxes = self.canvas.alphas(strokes.actions, strokes.windows)
+        self.canvas.composite(self.coverage_boxes, strokes.actions[:, A.COLOR])
         self.image = self._read()
 
     def _read(self) -> Tensor:
@@ -134,6 +137,7 @@ class EngineBackend:
             level = StrokeList(level.brush, level.width, level.height, level.background,
                                actions, level.windows, level.levels)  # fmt: skip
         self.canvas.composite(boxes, level.actions[:, A.COLOR])
+        self.coverage_boxes += boxes
         self.image = self._read()
         return level
 

@@ -22,7 +22,7 @@ from brushwork.limits import MAX_CANVAS, MAX_STROKES, MIN_WINDOW
 @dataclass
 class PaintConfig:
     # -- what to paint ------------------------------------------------------------------------------
-    strokes: int | None = 1000  # new strokes; None with a time budget: brushwork chooses
+    strokes: int | None = 2000  # new strokes; None with a time budget: brushwork chooses
     size: int = 512  # long side of the canvas, px; the aspect ratio is the image's
     brush: str = "classic/dry_brush"  # the brush the strokes are for (its painter, the engine)
     painter: str | None = None  # a painter .safetensors instead of the brush's shipped one
@@ -46,7 +46,9 @@ class PaintConfig:
     # A name in brushwork.painting.losses.LOSSES. "pixel" gives the best real painting per second:
     # castle at 256 px, 1000 strokes x 10 steps, 24.2 dB vs 23.2 for "mixed" in the same time.
     loss: str = "pixel"
-    level_steps: int = 40  # Adam steps per level when neither steps nor a time budget is given
+    # Adam steps per level when neither steps nor a time budget is given. 2000 x 15 fits the default
+    # command in < 30 s on 2 cores (measured: 2000 x 10 22.6 dB in 18 s, 2000 x 20 23.3 dB in 31 s).
+    level_steps: int = 15
     lr: float = 0.25  # Adam step on the action logits
     lr_final: float = 0.2  # the lr decays (cosine) to lr * lr_final at the end of each level
     pixel_weight: float = 60.0  # weight of the pixel MSE in "mixed"; the content term is ~1 at the start

@@ -42,7 +42,7 @@ from brushwork.painting.losses import build_loss
 from brushwork.painting.optimise import LevelOptimiser
 from brushwork.painting.plan import plan_levels
 from brushwork.painting.result import Painting
-from brushwork.painting.schedule import ENGINE_SECONDS, LevelClock, measure_unit, plan_for_budget, split_budget
+from brushwork.painting.schedule import LevelClock, measure_unit, plan_for_budget, split_budget, stroke_cost
 from brushwork.painting.strokes import StrokeList
 from brushwork.painting.strokes import load as load_strokes
 
@@ -155,12 +155,12 @@ class PaintPipeline:
         for k, level in enumerate(levels):
             t0 = time.perf_counter()
             clock = LevelClock(level.steps, None)
-            if budget_left is not None:  # this level's share of what is left, less the engine's work
+            if budget_left is not None:  # this level's share of what is left, less the per-stroke work
                 rest = levels[k:]
                 spent = time.perf_counter() - t_paint
-                engine = ENGINE_SECONDS * sum(lv.strokes for lv in rest) if backend.real else 0.0
-                left = max(0.0, budget_left - spent - engine)
-                clock = LevelClock(None, split_budget(rest, h, w, left)[0])
+                fixed = self.unit() * sum(stroke_cost(lv, cfg, backend.real) for lv in rest)
+                left = max(0.0, budget_left - spent - fixed)
+                clock = LevelClock(None, split_budget(rest, h, w, left, cfg)[0])
             new, st = optimiser(
                 level, target, backend, painting, rng, detail=k > 0 or first > 0, clock=clock,
                 label=f"{k + 1}/{len(levels)}", progress=progress,
@@ -178,6 +178,7 @@ class PaintPipeline:
         return Painting(
             image=backend.image.permute(1, 2, 0).cpu().numpy(), target=photo, strokes=painting,
             painter=self.painter, real=backend.real, name=name, timings=timings,
+            coverage=getattr(backend, "coverage_boxes", None),
             levels=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in vars(s).items()} for s in stats],
             notes=notes,
         )  # fmt: skip

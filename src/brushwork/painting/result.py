@@ -66,6 +66,9 @@ class Painting:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
     levels: list[dict] = field(default_factory=list)  # per level: window, strokes, steps, seconds, loss
     notes: list[str] = field(default_factory=list)
+    # the real brush's coverage of every stroke at the canvas size, (x, y, alpha (h, w)) in painting
+    # order, as the engine painted them (real paintings): frames and layers reuse them
+    coverage: list[tuple[int, int, np.ndarray]] | None = field(default=None, repr=False)
     _alpha: torch.Tensor | None = field(default=None, repr=False)  # (N, 1, 64, 64) painter alphas, cached
     _neural: np.ndarray | None = field(default=None, repr=False)
 
@@ -115,10 +118,13 @@ class Painting:
             from brushwork.engine import EngineCanvas
 
             canvas = EngineCanvas(s.width, s.height, s.brush, s.background, scale)
+            reuse = self.coverage is not None and scale == 1.0
             frames, done = [], 0
             for k in counts:
-                canvas.paint(s.actions[done:k], s.windows[done:k])
-                done = max(done, k)
+                if k > done:
+                    boxes = self.coverage[done:k] if reuse else canvas.alphas(s.actions[done:k], s.windows[done:k])
+                    canvas.composite(boxes, s.actions[done:k, A.COLOR])
+                    done = k
                 frames.append(as_uint8(canvas.image()))
             return frames
         out: list[np.ndarray] = []
@@ -145,7 +151,12 @@ class Painting:
 
         s = self.strokes
         canvas = EngineCanvas(s.width, s.height, s.brush, s.background)
-        canvas.paint(s.actions[idx], s.windows[idx])
+        boxes = (
+            [self.coverage[i] for i in idx]
+            if self.coverage is not None
+            else canvas.alphas(s.actions[idx], s.windows[idx])
+        )
+        canvas.composite(boxes, s.actions[idx][:, A.COLOR])
         return premultiplied_to_straight(canvas.premultiplied(), np.zeros(3, np.float32))
 
     def _painter_layer(self, idx: np.ndarray) -> np.ndarray:

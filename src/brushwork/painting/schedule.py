@@ -7,10 +7,13 @@ Three ways to say how long to paint:
 - a time budget alone: `strokes_for_budget` picks the stroke count whose default plan the cost
   model says fits the budget, then the budget is split as above.
 
-The cost model: one optimiser step of a level costs `unit` x (strokes + 3 x blocks + 40) seconds,
-blocks = 64 x 64 px tiles of the level's work canvas through the loss network, the constant being
-per-step overhead; `unit` is one stroke's painter forward + backward, measured on this machine
-(`measure_unit`). The real brush adds `ENGINE_SECONDS` per stroke per engine pass.
+The cost model, in `unit`s = one stroke's painter forward + backward on this machine now
+(`measure_unit`, 0.45 ms on 2 idle cores), fitted to per-level timings of castle at 512 px (2000
+strokes, 2 threads, idle; benchmarks/results/engine_loop.jsonl):
+- one optimiser step of a level: strokes + 6 x passes + 0.5 x blocks x passes, where a pass is one
+  grid of non-overlapping windows composited in one go and blocks are 64 x 64 px of the work canvas;
+- once per stroke (placement, the real brush's coverage, the colour refit, painting it):
+  2.7 + 1.3e-4 x window^2 (a large window's dabs cover more pixels).
 """
 
 from __future__ import annotations
@@ -25,30 +28,37 @@ from brushwork.limits import MAX_STROKES
 from brushwork.painting.config import PaintConfig
 from brushwork.painting.plan import Level, plan_levels
 
-NATIVE = 64  # px per loss-network block in the cost model
-ENGINE_SECONDS = 1.2e-3  # one stroke painted by libmypaint at a work or canvas window (measured 0.7-1.7 ms)
+NATIVE = 64  # px per block of the work canvas in the cost model
 STEP_LADDER = (10, 20, 40)  # steps per level a time budget chooses from (see plan_for_budget)
-DENSE_STROKES = 2000  # strokes per 256 x 256 px past which more steps pay more than more strokes
+# Strokes past which more steps pay more than more strokes (measured the same at 256 and 512 px:
+# the windows are fractions of the canvas, so the strokes needed to cover it do not change).
+DENSE_STROKES = 2000
 
 
-def step_cost(level: Level, height: int, width: int) -> float:
+def step_cost(level: Level, height: int, width: int, config: PaintConfig) -> float:
     """Cost units of one optimiser step of `level` (see module docstring)."""
-    blocks = math.ceil(height / level.factor) * math.ceil(width / level.factor) / NATIVE**2
-    return level.strokes + 3.0 * blocks + 40.0
+    h, w = math.ceil(height / level.factor), math.ceil(width / level.factor)
+    per_pass = max(1, round(config.fill * h * w / level.work_window**2))
+    passes = math.ceil(level.strokes / per_pass)
+    return level.strokes + 6.0 * passes + 0.5 * (h * w / NATIVE**2) * passes
+
+
+def stroke_cost(level: Level, config: PaintConfig, engine: bool) -> float:
+    """Cost units a level pays once per stroke, outside its optimiser steps (see module docstring)."""
+    per_stroke = 2.7 + 1.3e-4 * level.window**2 if engine else 1.0
+    if engine and config.real_forward_every:  # straight-through renders at the work window
+        per_stroke += 2.7 * (level.steps // config.real_forward_every)
+    return level.strokes * per_stroke
 
 
 def level_seconds(level: Level, height: int, width: int, unit: float, config: PaintConfig, engine: bool) -> float:
     """Predicted seconds of a level with its default steps."""
-    seconds = level.steps * step_cost(level, height, width) * unit
-    if engine:
-        renders = 1 + (level.steps // config.real_forward_every if config.real_forward_every else 0)
-        seconds += renders * level.strokes * ENGINE_SECONDS
-    return seconds
+    return unit * (level.steps * step_cost(level, height, width, config) + stroke_cost(level, config, engine))
 
 
-def split_budget(levels: list[Level], height: int, width: int, seconds: float) -> list[float]:
-    """Seconds per level, in proportion to the cost of the level's default steps."""
-    costs = [max(1, lv.steps) * step_cost(lv, height, width) for lv in levels]
+def split_budget(levels: list[Level], height: int, width: int, seconds: float, config: PaintConfig) -> list[float]:
+    """Seconds per level for the optimiser, in proportion to the cost of the level's default steps."""
+    costs = [max(1, lv.steps) * step_cost(lv, height, width, config) for lv in levels]
     total = sum(costs)
     return [seconds * c / total for c in costs]
 
@@ -77,10 +87,11 @@ def plan_for_budget(
 
     Measured on castle at 256 px (benchmarks/results/engine_loop.jsonl), for the same time more
     strokes with fewer steps win down to 10 steps a level -- 2000 x 10 beat 1000 x 20, 4000 x 5 lost
-    to 2000 x 10 -- until about DENSE_STROKES strokes per 256 x 256 px; past that, more steps pay more
-    (2000 x 20 beat 4000 x 10). So: the most steps of STEP_LADDER that still afford that many strokes.
+    to 2000 x 10 -- until about DENSE_STROKES strokes; past that, more steps pay more (2000 x 20 beat
+    4000 x 10 at 256 px and 3000 x 10 at 512 px). So: the most steps of STEP_LADDER that still afford
+    that many strokes.
     """
-    dense = DENSE_STROKES * math.sqrt(height * width) / 256
+    dense = DENSE_STROKES
     best: tuple[int, int] | None = None
     for steps in STEP_LADDER:
         n = strokes_for_budget(height, width, seconds, replace(config, level_steps=steps), unit, engine)
@@ -153,5 +164,6 @@ __all__ = [
     "plan_for_budget",
     "split_budget",
     "step_cost",
+    "stroke_cost",
     "strokes_for_budget",
 ]
