@@ -20,7 +20,7 @@ from brushwork.metrics import psnr
 from brushwork.painting.config import PaintConfig
 from brushwork.painting.outputs import save_outputs
 from brushwork.painting.pipeline import PaintPipeline
-from brushwork.painting.refit import refit_colors
+from brushwork.painting.refit import coverage_weights, refit_colors
 from brushwork.painting.result import render_engine
 
 torch.set_num_threads(1)
@@ -55,7 +55,8 @@ def test_refit_recovers_the_colours_exactly():
             target[ya:yb, xa:xb] = target[ya:yb, xa:xb] * (1 - ai) + ai * c
     start = rng.uniform(0, 1, (12, 3))
     got = refit_colors(target, under, boxes, start, ridge=1e-9, iterations=400)
-    visible = np.array([a.sum() > 20 for _, _, a in boxes])
+    weights, _ = coverage_weights(boxes, 64, 64)  # what shows of each stroke under the later ones
+    visible = np.array([w is not None and w[2].sum() > 20 for w in weights])
     assert np.abs(got - truth)[visible].max() < 0.02
     assert got.min() >= 0 and got.max() <= 1
 
@@ -116,7 +117,7 @@ def test_time_budget_alone_plans_the_painting(photo):
         t = time.perf_counter()
         p = pipe(photo, progress=False, time_budget=budget)
         took = time.perf_counter() - t
-        assert took < budget * 1.5 + 2.0, (budget, took)
+        assert took < budget * 1.5 + 5.0, (budget, took)  # placement and painting of the last level on top
         counts.append(len(p.strokes))
     assert counts[1] > counts[0] >= 1
 
@@ -150,3 +151,15 @@ def one_line_error(args: list[str], *words: str) -> None:
 def test_bad_new_options_give_one_line(args, words, tmp_path):
     one_line_error(["paint", str(EXAMPLES / "castle.png"), "-o", str(tmp_path / "o"), *args], *words)
     assert not (tmp_path / "o").exists()
+
+
+def test_sparse_and_dense_gram_agree(monkeypatch):
+    import brushwork.painting.refit as refit
+
+    rng = np.random.default_rng(2)
+    boxes = [(int(rng.integers(-5, 50)), int(rng.integers(-5, 50)), rng.random((12, 9))) for _ in range(30)]
+    weights, _ = refit.coverage_weights(boxes, 64, 64)
+    dense = refit.gram(weights, 64, 64)
+    monkeypatch.setattr(refit, "DENSE_GRAM", 0)
+    sparse = refit.gram(weights, 64, 64).to_dense()
+    assert torch.allclose(dense, sparse, atol=1e-9) and dense.abs().sum() > 0

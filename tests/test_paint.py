@@ -342,5 +342,5 @@ def test_paint_checks_arguments(photo):
 
 def test_time_budget_is_kept(photo):
     p = paint(photo, strokes=40, size=64, time_budget=2.0, painter=Painter.from_pretrained(PAINTER), progress=False)
-    assert p.timings["paint"] < 2 * 2.0 + 1.0  # the last level's init and composite come on top (and noise)
+    assert p.timings["paint"] < 2 * 2.0 + 4.0  # the last level's placement and painting come on top (and noise)
     assert all(lv["steps"] >= 1 for lv in p.levels)

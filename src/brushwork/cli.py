@@ -17,6 +17,7 @@ from pathlib import Path
 
 from brushwork import __version__
 from brushwork.errors import BrushworkError
+from brushwork.io import note_to_stderr
 
 DEFAULT_BRUSH = "classic/dry_brush"
 
@@ -95,11 +96,8 @@ def cmd_paint(args: argparse.Namespace) -> None:
     from brushwork.painting.pipeline import PaintPipeline, continue_strokes
     from brushwork.painting.strokes import load as load_strokes
 
-    strokes = (
-        args.strokes if args.strokes is not None else (None if args.time_budget is not None else PaintConfig.strokes)
-    )
     config = PaintConfig(
-        strokes=strokes, size=args.size, brush=args.brush, painter=args.painter, loss=args.loss, seed=args.seed,
+        strokes=args.strokes, size=args.size, brush=args.brush, painter=args.painter, loss=args.loss, seed=args.seed,
         steps=args.steps, time_budget=args.time_budget, device=args.device, engine=not args.no_engine,
         min_stroke=args.min_stroke, max_stroke=args.max_stroke,
     )  # fmt: skip
@@ -112,12 +110,13 @@ def cmd_paint(args: argparse.Namespace) -> None:
         target = fit_to_canvas(load_image(path), args.size, name=path)
         if init is not None:
             continue_strokes(init, args.brush, *target.shape[:2], label=args.init)
+    pipe = PaintPipeline(config)  # checks brush and painter: a bad one fails here, before any folder or note
+    folders = _folders(args.images, Path(args.out))
     inputs = (*args.images, *([args.init] if args.init else []))
-    for folder in _folders(args.images, Path(args.out)):
+    for folder in folders:
         prepare_folder(folder, inputs)
-    pipe = PaintPipeline(config)  # checks brush and painter: a bad one fails here, before any note
-    torch.set_num_threads(args.threads or default_threads(None if args.quiet else _note))
-    for path, folder in zip(args.images, _folders(args.images, Path(args.out)), strict=True):
+    torch.set_num_threads(args.threads or default_threads(None if args.quiet else note_to_stderr))
+    for path, folder in zip(args.images, folders, strict=True):
         t0 = time.perf_counter()
         painting = pipe(path, init=init, progress=not args.quiet)
         t1 = time.perf_counter()
@@ -154,10 +153,6 @@ def _say(text: str) -> None:
         print(text, flush=True)
     except BrokenPipeError:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed stream for good
-
-
-def _note(text: str) -> None:
-    print(f"brushwork: note: {text}", file=sys.stderr)
 
 
 def _folders(images: list[str], out: Path) -> list[Path]:
@@ -265,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=_positive_int,
         default=None,
-        help="torch CPU threads (default: the cores other work leaves free); part of what makes a run repeatable",
+        help="torch CPU threads (default: the machine's cores); same command, seed and --threads: same files",
     )
     s.add_argument("--no-engine", action="store_true",
                    help="painter only: no real brush in the loop, painting.png is the painter's canvas")  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,6 +66,11 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", encoding: str =
         else:
             with open(tmp, "w", encoding=encoding, newline="\n") as f:
                 yield f
+
+
+def note_to_stderr(text: str) -> None:
+    """The one way brushwork tells a user something on the side: one line on stderr."""
+    print(f"brushwork: note: {text}", file=sys.stderr)
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:

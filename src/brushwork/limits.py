@@ -14,12 +14,14 @@ MAX_WINDOW_PER_CANVAS = 2.0
 MAX_VIDEO_SECONDS = 600.0  # a time-lapse longer than 10 minutes is a mistake, and holds every frame
 MAX_VIDEO_SIZE = 4096  # px, long side of a time-lapse frame
 MAX_FPS = 60
+MAX_VIDEO_BYTES = 2 << 30  # all frames of a time-lapse are held in memory (uint8 RGB) while encoding
 
 
 __all__ = [
     "MAX_CANVAS",
     "MAX_FPS",
     "MAX_STROKES",
+    "MAX_VIDEO_BYTES",
     "MAX_VIDEO_SECONDS",
     "MAX_VIDEO_SIZE",
     "MAX_WINDOW_PER_CANVAS",

@@ -25,18 +25,18 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
     """Structural similarity of two (H, W, 3) images in [0, 1] (Wang et al. 2004), mean over channels.
 
-    Gaussian window sigma 1.5 (11 taps), K1 = 0.01, K2 = 0.03, data range 1: the standard setting.
+    Gaussian window sigma 1.5 (11 taps), K1 = 0.01, K2 = 0.03, data range 1: the standard setting;
+    images smaller than 11 px get the largest odd window that fits.
     """
     x = torch.from_numpy(np.asarray(a, np.float64)).permute(2, 0, 1)[:, None]  # (3, 1, H, W)
     y = torch.from_numpy(np.asarray(b, np.float64)).permute(2, 0, 1)[:, None]
-    g = torch.exp(-((torch.arange(11, dtype=torch.float64) - 5) ** 2) / (2 * 1.5**2))
+    taps = min(11, (min(x.shape[-2:]) - 1) | 1)
+    g = torch.exp(-((torch.arange(taps, dtype=torch.float64) - taps // 2) ** 2) / (2 * 1.5**2))
     g = g / g.sum()
 
     def blur(z: torch.Tensor) -> torch.Tensor:  # separable Gaussian, valid region only
-        return F.conv2d(F.conv2d(z, g.view(1, 1, 1, 11)), g.view(1, 1, 11, 1))
+        return F.conv2d(F.conv2d(z, g.view(1, 1, 1, taps)), g.view(1, 1, taps, 1))
 
-    if min(x.shape[-2:]) < 11:
-        raise ValueError(f"SSIM needs images of at least 11 x 11 px, got {tuple(x.shape[-2:])}")
     c1, c2 = 0.01**2, 0.03**2
     mx, my = blur(x), blur(y)
     vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my

@@ -100,9 +100,10 @@ def render(
 def _check_memory(width: int, height: int) -> None:
     """Refuse a canvas whose arrays (the painting and an RGB copy, float32) would not fit in free memory."""
     need = width * height * 4 * (4 + 3)
-    try:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
+    try:  # MemAvailable: free memory plus what the page cache would give back
+        with open("/proc/meminfo") as f:
+            free = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, ValueError, StopIteration):
         return
     if need > free:
         raise BrushworkError(

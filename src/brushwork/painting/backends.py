@@ -62,6 +62,9 @@ def paint_strokes(
     return composite_strokes(canvas, alpha, acts[:, A.COLOR], wins, snapshots, on_snapshot)
 
 
+COVERAGE_CACHE_BYTES = 512 << 20  # 2000 strokes at 512 px take ~40 MB; 8192 px canvases would take GBs
+
+
 class Backend(Protocol):
     """What the level optimiser needs of the painting under a level."""
 
@@ -71,6 +74,8 @@ class Backend(Protocol):
     def coverage(self, actions: Tensor, size: int) -> Tensor | None: ...
 
     def commit(self, level: StrokeList, target: Tensor | None) -> StrokeList: ...
+
+    def finish(self, painting: StrokeList, target: Tensor) -> StrokeList: ...
 
 
 class NeuralBackend:
@@ -92,9 +97,12 @@ class NeuralBackend:
         self.image, _ = paint_strokes(self.painter, level, self.image)
         return level
 
+    def finish(self, painting: StrokeList, target: Tensor) -> StrokeList:
+        return painting  # the painter's colours are what the optimiser found
+
 
 class EngineBackend:
-    """The painting as the real brush paints it, one libmypaint surface for the whole painting.
+    """The painting as the real brush paints it, at the canvas resolution (`EngineCanvas`).
 
     Args:
         strokes: the painting so far (its brush, canvas size, background, and any strokes to continue).
@@ -112,9 +120,21 @@ class EngineBackend:
         self.canvas = EngineCanvas(strokes.width, strokes.height, self.brush, strokes.background)
         # every stroke's real coverage at the canvas resolution, in painting order: the outputs (video
         # frames, OpenRaster layers) composite these again instead of asking the engine twice
-        self.coverage_boxes = self.canvas.alphas(strokes.actions, strokes.windows)
-        self.canvas.composite(self.coverage_boxes, strokes.actions[:, A.COLOR])
+        boxes = self.canvas.alphas(strokes.actions, strokes.windows)
+        self.canvas.composite(boxes, strokes.actions[:, A.COLOR])
+        self.coverage_boxes: list | None = []
+        self._keep(boxes)
         self.image = self._read()
+        self.first = len(strokes)  # strokes before this are an earlier painting's, kept as they are
+        self.base = self.image  # the painting under the new strokes
+
+    def _keep(self, boxes: list) -> None:
+        """Keep coverages for the outputs while they take at most COVERAGE_CACHE_BYTES, else none."""
+        if self.coverage_boxes is None:
+            return
+        self.coverage_boxes += boxes
+        if sum(a.nbytes for _, _, a in self.coverage_boxes) > COVERAGE_CACHE_BYTES:
+            self.coverage_boxes = None  # a huge canvas: the outputs ask the engine again
 
     def _read(self) -> Tensor:
         return torch.from_numpy(self.canvas.image()).permute(2, 0, 1).contiguous().to(self.device)
@@ -137,9 +157,34 @@ class EngineBackend:
             level = StrokeList(level.brush, level.width, level.height, level.background,
                                actions, level.windows, level.levels)  # fmt: skip
         self.canvas.composite(boxes, level.actions[:, A.COLOR])
-        self.coverage_boxes += boxes
+        self._keep(boxes)
         self.image = self._read()
         return level
+
+    def finish(self, painting: StrokeList, target: Tensor) -> StrokeList:
+        """Refit the colours of all new strokes jointly against the real composite, the last step.
+
+        Each level's refit saw only the painting under it; the strokes of later levels cover parts of
+        earlier ones, so the best colours of the whole painting differ a little. Needs the coverage of
+        every stroke (kept unless the canvas is huge; otherwise the painting is returned unchanged).
+        """
+        boxes = self.coverage_boxes
+        if not self.refit or boxes is None or len(boxes) != len(painting) or len(painting) == self.first:
+            return painting
+        colors = refit_colors(
+            target.permute(1, 2, 0).cpu().numpy(), self.base.permute(1, 2, 0).cpu().numpy(),
+            boxes[self.first :], painting.actions[self.first :, A.COLOR],
+        )  # fmt: skip
+        actions = painting.actions.copy()
+        actions[self.first :, A.COLOR] = colors
+        painting = StrokeList(painting.brush, painting.width, painting.height, painting.background,
+                              actions, painting.windows, painting.levels)  # fmt: skip
+        from brushwork.engine import EngineCanvas
+
+        self.canvas = EngineCanvas(painting.width, painting.height, self.brush, painting.background)
+        self.canvas.composite(boxes, painting.actions[:, A.COLOR])
+        self.image = self._read()
+        return painting
 
 
 def engine_available(brush: str) -> str | None:

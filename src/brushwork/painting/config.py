@@ -18,11 +18,13 @@ import numpy as np
 from brushwork.errors import BrushworkError
 from brushwork.limits import MAX_CANVAS, MAX_STROKES, MIN_WINDOW
 
+DEFAULT_STROKES = 2000  # without a time budget; with 15 steps a level the default command takes < 30 s
+
 
 @dataclass
 class PaintConfig:
     # -- what to paint ------------------------------------------------------------------------------
-    strokes: int | None = 2000  # new strokes; None with a time budget: brushwork chooses
+    strokes: int | None = None  # new strokes; None: DEFAULT_STROKES, or chosen to fit a time budget
     size: int = 512  # long side of the canvas, px; the aspect ratio is the image's
     brush: str = "classic/dry_brush"  # the brush the strokes are for (its painter, the engine)
     painter: str | None = None  # a painter .safetensors instead of the brush's shipped one
@@ -82,8 +84,6 @@ class PaintConfig:
             _positive_int(self, "strokes")
             if self.strokes > MAX_STROKES:
                 raise BrushworkError(f"strokes must be at most {MAX_STROKES}, got {self.strokes}")
-        elif self.time_budget is None:
-            raise BrushworkError("give strokes, a time budget, or both")
         _positive_int(self, "size")
         if self.size < MIN_WINDOW or self.size > MAX_CANVAS:
             raise BrushworkError(f"size must be between {MIN_WINDOW} and {MAX_CANVAS} px, got {self.size}")
@@ -121,10 +121,22 @@ class PaintConfig:
             or (self.real_forward_every < 0)
         ):
             raise BrushworkError(f"real_forward_every must be an integer >= 0, got {self.real_forward_every!r}")
-        if len(self.layers) != len(self.layer_weights):
-            raise BrushworkError("layers and layer_weights need the same length")
-        if not (0 < self.fill <= 1) or self.detail_weight < 0 or not (0 <= self.margin < 0.5):
-            raise BrushworkError("fill must be in (0, 1], detail_weight >= 0 and margin in [0, 0.5)")
+        if not isinstance(self.engine, bool) or not isinstance(self.refit_colors, bool):
+            raise BrushworkError("engine and refit_colors must be True or False")
+        if isinstance(self.work_window, bool) or not isinstance(self.work_window, int) or self.work_window < MIN_WINDOW:
+            raise BrushworkError(
+                f"work_window must be an integer of at least {MIN_WINDOW} px, got {self.work_window!r}"
+            )
+        for name, lo, hi in RANGES:  # (lo, hi]: the optimiser's numeric knobs
+            _in_range(self, name, lo, hi)
+        for name in ("init_half_length", "init_size", "init_pressure"):
+            v = getattr(self, name)
+            if not (isinstance(v, tuple | list) and len(v) == 2 and all(_number(x) and 0 <= x <= 1 for x in v)):
+                raise BrushworkError(f"{name} must be two numbers in [0, 1], got {v!r}")
+            if v[0] > v[1]:
+                raise BrushworkError(f"{name} must be (low, high), got {v!r}")
+        if len(self.layers) != len(self.layer_weights) or not all(_number(w) for w in self.layer_weights):
+            raise BrushworkError("layers and layer_weights need the same length, and the weights must be numbers")
 
     def levels_window_fractions(self) -> tuple[float, ...]:
         """Window side per level as a fraction of the long side: max_stroke halved down to min_stroke."""
@@ -143,6 +155,29 @@ class PaintConfig:
         if unknown:
             raise BrushworkError(f"unknown paint setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return replace(self, **changes)
+
+
+# (field, low, high): each must be a finite number with low < value <= high
+RANGES = (
+    ("lr", 0.0, 100.0),
+    ("lr_final", -1e-12, 1.0),
+    ("pixel_weight", -1e-12, 1e6),
+    ("fill", 0.0, 1.0),
+    ("detail_weight", -1e-12, 1e3),
+    ("margin", -1e-12, 0.49),
+    ("init_pull", -1e-12, 1.0),
+)
+
+
+def _number(v: object) -> bool:
+    return not isinstance(v, bool) and isinstance(v, int | float | np.integer | np.floating) and math.isfinite(v)
+
+
+def _in_range(cfg: PaintConfig, name: str, lo: float, hi: float) -> None:
+    v = getattr(cfg, name)
+    if not _number(v) or not lo < v <= hi:
+        interval = f"[0, {hi:g}]" if lo < 0 else f"({lo:g}, {hi:g}]"
+        raise BrushworkError(f"{name} must be a number in {interval}, got {v!r}")
 
 
 def _positive_int(cfg: PaintConfig, name: str) -> None:

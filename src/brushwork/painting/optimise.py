@@ -52,7 +52,7 @@ class LevelStats:
 
 
 class LevelOptimiser:
-    """Fits one level's strokes. Built once per pipeline; called per level.
+    """Fits one level's strokes. Built per painting (its config may differ per call); called per level.
 
     Args:
         painter: a frozen `Painter` (its `alpha` gives (N, 1, 64, 64) coverage).
@@ -94,6 +94,7 @@ class LevelOptimiser:
         dmap = detail_map(target_w, ww) if detail and cfg.detail_weight > 0 else None
         init, _ = init_level(self.painter, level, target_w, base_w, cfg, rng, dmap)
         stats.init_seconds = time.perf_counter() - t
+        clock.start()
 
         slices = init.slices
         lo, hi = (b.to(self.device) for b in action_bounds(cfg.margin))

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from brushwork.errors import BrushworkError
-from brushwork.limits import MAX_CANVAS, MAX_FPS, MAX_VIDEO_SECONDS, MAX_VIDEO_SIZE, MIN_WINDOW
+from brushwork.io import note_to_stderr
+from brushwork.limits import MAX_CANVAS, MAX_FPS, MAX_VIDEO_BYTES, MAX_VIDEO_SECONDS, MAX_VIDEO_SIZE, MIN_WINDOW
 from brushwork.metrics import psnr
 from brushwork.painting import exports, video
 from brushwork.painting.result import Painting
@@ -43,24 +43,31 @@ class SaveOptions:
     fps: int = 15
     video_seconds: float = 4.0
     video_size: int = 512
-    notify: Callable[[str], None] = field(default=lambda text: print(f"brushwork: note: {text}", file=sys.stderr))
+    notify: Callable[[str], None] = note_to_stderr
 
     def __post_init__(self) -> None:
-        def bad(name: str, value: object, lo: float, hi: float, integer: bool = True) -> bool:
+        def bad(value: object, lo: float, hi: float, integer: bool = True) -> bool:
             kinds = int if integer else (int, float)
             return isinstance(value, bool) or not isinstance(value, kinds) or not lo <= value <= hi
 
-        if self.render_size is not None and bad("render_size", self.render_size, MIN_WINDOW, MAX_CANVAS):
+        if self.render_size is not None and bad(self.render_size, MIN_WINDOW, MAX_CANVAS):
             raise BrushworkError(
                 f"render size must be an integer from {MIN_WINDOW} to {MAX_CANVAS} px, got {self.render_size!r}"
             )
-        if bad("fps", self.fps, 1, MAX_FPS):
+        if bad(self.fps, 1, MAX_FPS):
             raise BrushworkError(f"fps must be an integer from 1 to {MAX_FPS}, got {self.fps!r}")
-        if bad("video_seconds", self.video_seconds, 0.1, MAX_VIDEO_SECONDS, integer=False):
+        if bad(self.video_seconds, 0.1, MAX_VIDEO_SECONDS, integer=False):
             raise BrushworkError(
                 f"video length must be 0.1 to {MAX_VIDEO_SECONDS:g} seconds, got {self.video_seconds!r}"
             )
-        if bad("video_size", self.video_size, 16, MAX_VIDEO_SIZE):
+        frames_bytes = self.fps * self.video_seconds * self.video_size**2 * 3
+        if self.video and frames_bytes > MAX_VIDEO_BYTES:
+            raise BrushworkError(
+                f"a {self.video_seconds:g} s video at {self.fps} fps and {self.video_size} px needs "
+                f"{frames_bytes / 2**30:.1f} GB of frames (limit {MAX_VIDEO_BYTES / 2**30:.0f} GB); "
+                "make it shorter or smaller"
+            )
+        if bad(self.video_size, 16, MAX_VIDEO_SIZE):
             raise BrushworkError(
                 f"video size must be an integer from 16 to {MAX_VIDEO_SIZE} px, got {self.video_size!r}"
             )
@@ -210,14 +217,17 @@ def save_outputs(
     files: list[Path] = []
     timings: dict[str, float] = {}
     staging = Path(tempfile.mkdtemp(prefix=".brushwork-staging-", dir=folder))
+    moved = 0
     try:
         for name, write in WRITERS.items():
             t = time.perf_counter()
             files += write(painting, staging, opts)
             timings[name] = time.perf_counter() - t
         written = [folder / f.name for f in files]
+        moved = 0
         for f, dest in zip(files, written, strict=True):
             os.replace(f, dest)
+            moved += 1
         for name in set(OUTPUT_FILES) - {f.name for f in written}:  # an earlier run's, not this one's
             (folder / name).unlink(missing_ok=True)
     except OSError as e:

@@ -14,7 +14,8 @@ The steps of `__call__`:
     4. the plan: the stroke count (chosen for a time budget if not given) and coarse-to-fine levels;
     5. per level: place and optimise its strokes through the painter over the real painting so far
        (`LevelOptimiser`), then the backend paints them -- colours refitted to the real composite;
-    6. the Painting.
+    6. the colours of all levels refitted at once against the final real painting;
+    7. the Painting.
 
 `init` continues an earlier painting: its strokes stay underneath, frozen and unchanged (scaled to
 this canvas), and new levels go on top where the painting still differs most from the photo; only
@@ -24,7 +25,6 @@ levels no larger than its finest window are used. Its background colour and brus
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,9 +35,10 @@ import torch
 
 from brushwork.errors import BrushworkError
 from brushwork.images import ImageSource, fit_to_canvas, load_image
+from brushwork.io import note_to_stderr
 from brushwork.models.painter import Painter
 from brushwork.painting.backends import EngineBackend, NeuralBackend, engine_available
-from brushwork.painting.config import PaintConfig
+from brushwork.painting.config import DEFAULT_STROKES, PaintConfig
 from brushwork.painting.losses import build_loss
 from brushwork.painting.optimise import LevelOptimiser
 from brushwork.painting.plan import plan_levels
@@ -48,10 +49,6 @@ from brushwork.painting.strokes import load as load_strokes
 
 # Settings the pipeline builds its parts from: a call cannot change them (build another pipeline).
 BUILT_IN = ("brush", "painter", "loss", "device", "layers", "layer_weights", "pixel_weight")
-
-
-def _stderr_note(text: str) -> None:
-    print(f"brushwork: note: {text}", file=sys.stderr)
 
 
 class PaintPipeline:
@@ -84,10 +81,7 @@ class PaintPipeline:
             raise BrushworkError(
                 f"{', '.join(fixed)} cannot change per call: the pipeline was built for them; build another"
             )
-        cfg = self.config.updated(**overrides) if overrides else self.config
-        if "time_budget" in overrides and overrides["time_budget"] is not None and "strokes" not in overrides:
-            cfg = cfg.updated(strokes=None)  # a budget alone: brushwork plans the painting
-        return cfg
+        return self.config.updated(**overrides) if overrides else self.config
 
     def __call__(
         self,
@@ -108,7 +102,7 @@ class PaintPipeline:
             if notify is not None:
                 notify(text)
             elif progress:
-                _stderr_note(text)
+                note_to_stderr(text)
 
         # 1. the photo at the canvas size
         if name is None:
@@ -139,11 +133,11 @@ class PaintPipeline:
         t_plan = time.perf_counter()
         first = int(painting.levels.max()) + 1 if len(painting) else 0
         finest = int(round(float(painting.windows[:, 2].min()))) if len(painting) else None
-        if cfg.strokes is None:  # a time budget alone: strokes and steps from the cost model
+        if cfg.strokes is None and cfg.time_budget is not None:  # a budget alone: the cost model plans
             strokes, steps = plan_for_budget(h, w, 0.9 * cfg.time_budget, cfg, self.unit(), backend.real)
             cfg = cfg.updated(level_steps=steps)
         else:
-            strokes = cfg.strokes
+            strokes = cfg.strokes if cfg.strokes is not None else DEFAULT_STROKES
         levels = plan_levels(h, w, strokes, cfg, cfg.steps, first_index=first, max_window=finest)
         budget_left = None if cfg.time_budget is None else cfg.time_budget - (time.perf_counter() - t_plan)
 
@@ -171,6 +165,9 @@ class PaintPipeline:
             st.seconds = time.perf_counter() - t0
             stats.append(st)
             painting = painting.concat(new)
+        t0 = time.perf_counter()
+        painting = backend.finish(painting, target)  # real brush: all colours refitted at once
+        timings["finish"] = time.perf_counter() - t0
         timings["paint"] = time.perf_counter() - t_paint
         timings["total"] = time.perf_counter() - t_start
 
@@ -248,7 +245,7 @@ def load_frozen_painter(brush: str, painter: str | os.PathLike | Painter | None,
     trained_for = (getattr(model, "metadata", None) or {}).get("brush")
     if trained_for and trained_for != brush and not str(brush).endswith(".myb"):
         raise BrushworkError(
-            f"the painter {painter} was trained for brush {trained_for!r}, not {brush!r}; pass --brush {trained_for}"
+            f"that painter was trained for brush {trained_for!r}, not {brush!r}; pass --brush {trained_for}"
         )
     model = model.to(device).eval()
     model.requires_grad_(False)

@@ -9,15 +9,20 @@ colour c (the dabs compose to one alpha). So once the engine has painted a level
 with B the painting under the level. The colours that make P closest to the target T in the mean
 square (what PSNR measures) solve a box-constrained linear least-squares problem: min_c
 ||T - B * prod(1 - a) - W^T c||^2 + ridge * ||c - c0||^2, c in [0, 1]^(N x 3). W (N, pixels) is
-sparse (a stroke touches its box only): its Gram matrix G = W W^T (N x N) comes from the overlaps
-of the strokes' boxes, and FISTA on G with its Gershgorin bound converges in a hundred small dense
-products; the ridge keeps strokes that end up hidden under later ones at their optimised colour.
+sparse (a stroke touches its box only), and so is its Gram matrix G = W W^T (N x N, non-zero where
+strokes overlap); FISTA on G with its Gershgorin bound converges in a hundred products; the ridge
+keeps strokes that end up hidden under later ones at their optimised colour.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import warnings
 
+import numpy as np
+import torch
+from torch import Tensor
+
+DENSE_GRAM = 1000  # strokes up to which the Gram matrix is built dense (see gram)
 Box = tuple[int, int, np.ndarray]  # (x, y, weights (h, w)): a stroke's pixels on the canvas
 
 
@@ -45,8 +50,8 @@ def coverage_weights(boxes: list[Box], height: int, width: int) -> tuple[list[Bo
     return out, trans
 
 
-def gram(weights: list[Box | None]) -> np.ndarray:
-    """G_ij = sum over pixels of w_i * w_j, (N, N) float64, from the overlaps of the strokes' boxes."""
+def _dense_gram(weights: list[Box | None]) -> np.ndarray:
+    """G (N, N) from the overlaps of the strokes' boxes, pair by pair: fastest for few large strokes."""
     n = len(weights)
     g = np.zeros((n, n))
     live = [i for i, b in enumerate(weights) if b is not None]
@@ -59,16 +64,48 @@ def gram(weights: list[Box | None]) -> np.ndarray:
     for k, i in enumerate(live):
         xi, yi, wi = weights[i]
         g[i, i] = float((wi * wi).sum())
-        others = np.flatnonzero(
-            (x0[k + 1 :] < x1[k]) & (x1[k + 1 :] > x0[k]) & (y0[k + 1 :] < y1[k]) & (y1[k + 1 :] > y0[k])
-        )
-        for m in others + k + 1:
+        rest = slice(k + 1, None)
+        overlap = (x0[rest] < x1[k]) & (x1[rest] > x0[k]) & (y0[rest] < y1[k]) & (y1[rest] > y0[k])
+        for m in np.flatnonzero(overlap) + k + 1:
             j = live[m]
             xj, yj, wj = weights[j]
             xa, ya, xb, yb = max(xi, xj), max(yi, yj), min(x1[k], x1[m]), min(y1[k], y1[m])
             v = float((wi[ya - yi : yb - yi, xa - xi : xb - xi] * wj[ya - yj : yb - yj, xa - xj : xb - xj]).sum())
             g[i, j] = g[j, i] = v
     return g
+
+
+def _sparse_w(weights: list[Box | None], height: int, width: int) -> Tensor:
+    """W (N, H*W) sparse COO: row i holds w_i at its pixels."""
+    rows, cols, vals = [], [], []
+    for i, box in enumerate(weights):
+        if box is not None:
+            x, y, w = box
+            yy, xx = np.nonzero(w)
+            rows.append(np.full(len(yy), i))
+            cols.append((yy + y) * width + (xx + x))
+            vals.append(w[yy, xx])
+    if rows:
+        idx = torch.from_numpy(np.stack([np.concatenate(rows), np.concatenate(cols)]))
+        val = torch.from_numpy(np.concatenate(vals))
+    else:
+        idx, val = torch.zeros(2, 0, dtype=torch.long), torch.zeros(0, dtype=torch.float64)
+    return torch.sparse_coo_tensor(idx, val, (len(weights), height * width), check_invariants=False).coalesce()
+
+
+def gram(weights: list[Box | None], height: int, width: int) -> Tensor:
+    """G = W W^T (N, N): G_ij = sum over pixels of w_i * w_j, non-zero only where strokes overlap.
+
+    Up to DENSE_GRAM strokes a dense matrix from the boxes' overlaps (a level of large strokes: 87
+    strokes of 256 px, 0.1 s); beyond, a sparse product in CSR (4000 small strokes: 0.3 s, where the
+    pairwise loop took 0.9 s and dense products 1.1 s per 100 iterations, CSR's 0.05 s).
+    """
+    if len(weights) <= DENSE_GRAM:
+        return torch.from_numpy(_dense_gram(weights))
+    with warnings.catch_warnings():  # torch calls sparse CSR "beta"; its products are 15x faster than COO's
+        warnings.simplefilter("ignore", UserWarning)
+        big_w = _sparse_w(weights, height, width)
+        return torch.sparse.mm(big_w, big_w.t().coalesce()).coalesce().to_sparse_csr()
 
 
 def refit_colors(
@@ -96,21 +133,24 @@ def refit_colors(
         return c0.astype(np.float32)
     weights, trans = coverage_weights(boxes, h, w)
     residual = target.astype(np.float64) - under.astype(np.float64) * trans[..., None]  # (H, W, 3)
-    b = np.zeros_like(c0)
+    g = gram(weights, h, w)
+    b = np.zeros_like(c0)  # b_i = <w_i, residual>
     for i, box in enumerate(weights):
         if box is not None:
             x, y, wi = box
             b[i] = np.tensordot(wi, residual[y : y + wi.shape[0], x : x + wi.shape[1]], axes=([0, 1], [0, 1]))
-    g = gram(weights)
+    b = torch.from_numpy(b)
+    c0_t = torch.from_numpy(c0)
     # Gershgorin on G (non-negative entries): its largest row sum bounds its largest eigenvalue,
     # hence the step 1 / L is safe.
-    lipschitz = float(g.sum(axis=1).max()) + ridge
-    c, z, t = c0.copy(), c0.copy(), 1.0
+    lipschitz = float((g @ torch.ones(len(c0), 1, dtype=torch.float64)).max()) + ridge
+    c, z, t = c0_t.clone(), c0_t.clone(), 1.0
     for _ in range(iterations):  # FISTA: projected gradient with Nesterov momentum
-        c_next = np.clip(z - (g @ z - b + ridge * (z - c0)) / lipschitz, 0.0, 1.0)
+        c_next = (z - (g @ z - b + ridge * (z - c0_t)) / lipschitz).clamp(0.0, 1.0)
         t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
         z = c_next + (t - 1) / t_next * (c_next - c)
         c, t = c_next, t_next
+    c = c.numpy()
     return c.astype(np.float32)
 
 

@@ -118,7 +118,7 @@ class Painting:
             from brushwork.engine import EngineCanvas
 
             canvas = EngineCanvas(s.width, s.height, s.brush, s.background, scale)
-            reuse = self.coverage is not None and scale == 1.0
+            reuse = self._coverage_ok() and scale == 1.0
             frames, done = [], 0
             for k in counts:
                 if k > done:
@@ -145,6 +145,9 @@ class Painting:
             names.append(f"level {int(level)} ({len(idx)} strokes, {int(s.windows[idx[0], 2])} px)")
         return out, names
 
+    def _coverage_ok(self) -> bool:
+        return self.coverage is not None and len(self.coverage) == len(self.strokes)
+
     def _real_layer(self, idx: np.ndarray) -> np.ndarray:
         from brushwork.engine import EngineCanvas
         from brushwork.engine.draw import premultiplied_to_straight
@@ -152,9 +155,7 @@ class Painting:
         s = self.strokes
         canvas = EngineCanvas(s.width, s.height, s.brush, s.background)
         boxes = (
-            [self.coverage[i] for i in idx]
-            if self.coverage is not None
-            else canvas.alphas(s.actions[idx], s.windows[idx])
+            [self.coverage[i] for i in idx] if self._coverage_ok() else canvas.alphas(s.actions[idx], s.windows[idx])
         )
         canvas.composite(boxes, s.actions[idx][:, A.COLOR])
         return premultiplied_to_straight(canvas.premultiplied(), np.zeros(3, np.float32))

@@ -4,8 +4,8 @@ Three ways to say how long to paint:
 - fixed steps per level (`PaintConfig.level_steps`, or `steps`);
 - a time budget with a stroke count: the seconds are split over the levels in proportion to a cost
   model of their default steps, and time a faster level leaves over goes to the next;
-- a time budget alone: `strokes_for_budget` picks the stroke count whose default plan the cost
-  model says fits the budget, then the budget is split as above.
+- a time budget alone: `plan_for_budget` picks the stroke count and the steps per level that the
+  cost model says fit the budget, then the budget is split as above.
 
 The cost model, in `unit`s = one stroke's painter forward + backward on this machine now
 (`measure_unit`, 0.45 ms on 2 idle cores), fitted to per-level timings of castle at 512 px (2000
@@ -47,7 +47,7 @@ def stroke_cost(level: Level, config: PaintConfig, engine: bool) -> float:
     """Cost units a level pays once per stroke, outside its optimiser steps (see module docstring)."""
     per_stroke = 2.7 + 1.3e-4 * level.window**2 if engine else 1.0
     if engine and config.real_forward_every:  # straight-through renders at the work window
-        per_stroke += 2.7 * (level.steps // config.real_forward_every)
+        per_stroke += 2.7 * math.ceil(level.steps / config.real_forward_every)
     return level.strokes * per_stroke
 
 
@@ -105,7 +105,7 @@ def plan_for_budget(
 @torch.no_grad()
 def measure_unit(painter: torch.nn.Module, device: torch.device, batch: int = 256, repeats: int = 2) -> float:
     """Seconds of one stroke's painter forward + backward on this machine now (the cost model's unit)."""
-    acts = torch.rand(batch, 12, device=device)
+    acts = torch.rand(batch, 12, generator=torch.Generator().manual_seed(0)).to(device)  # global RNG untouched
     with torch.enable_grad():
         best = float("inf")
         for _ in range(repeats + 1):  # the first run warms up oneDNN
@@ -128,6 +128,10 @@ class LevelClock:
     budget: float | None
 
     def __post_init__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        """(Re)start the clock: the optimiser starts it after placement, which the cost model counts apart."""
         self.t0 = time.perf_counter()
 
     def elapsed(self) -> float:

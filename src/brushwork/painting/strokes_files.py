@@ -60,10 +60,15 @@ def read_npz(path: str | os.PathLike[str]) -> StrokeList:
             missing = {"meta", "actions", "windows", "levels"} - set(z.files)
             if missing:
                 raise BrushworkError(f"{path}: not a brushwork strokes file (missing {sorted(missing)})")
-            for name in ("actions", "windows", "levels"):  # from the headers, before any decompression
-                n = _npz_rows(z, name)
-                if n > MAX_STROKES:
-                    raise BrushworkError(f"{path}: {n} strokes is more than the limit of {MAX_STROKES}")
+            # shapes from the .npy headers, before anything is decompressed
+            shapes = {name: _npz_shape(z, name) for name in ("meta", "actions", "windows", "levels")}
+            n = shapes["actions"][0] if shapes["actions"] else 0
+            if n > MAX_STROKES:
+                raise BrushworkError(f"{path}: {n} strokes is more than the limit of {MAX_STROKES}")
+            want = {"meta": (), "actions": (n, ACTION_DIM), "windows": (n, 3), "levels": (n,)}
+            bad = [k for k, shape in shapes.items() if shape != want[k]]
+            if bad:
+                raise BrushworkError(f"{path}: '{bad[0]}' has shape {shapes[bad[0]]}, expected {want[bad[0]]}")
             meta, actions, windows, levels = z["meta"], z["actions"], z["windows"], z["levels"]
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
         raise BrushworkError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
@@ -82,13 +87,18 @@ def read_npz(path: str | os.PathLike[str]) -> StrokeList:
     return _build(doc, actions, windows, levels, path)
 
 
-def _npz_rows(z: np.lib.npyio.NpzFile, name: str) -> int:
-    """The first dimension an .npz member declares in its .npy header, read without loading it."""
+def _npz_shape(z: np.lib.npyio.NpzFile, name: str) -> tuple[int, ...]:
+    """The shape an .npz member declares in its .npy header, read without loading it; the 'meta'
+    string must also be small (a header, not a payload)."""
     with z.zip.open(f"{name}.npy") as f:
         fmt = np.lib.format
         header = fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0
-        shape, _, _ = header(f)
-    return int(shape[0]) if shape else 1
+        shape, _, dtype = header(f)
+    if name == "meta" and dtype.itemsize > 1 << 20:
+        raise BrushworkError(
+            f"{z.zip.filename}: the 'meta' header is {dtype.itemsize} bytes; a strokes header is small"
+        )
+    return tuple(int(v) for v in shape)
 
 
 def load(path: str | os.PathLike[str]) -> StrokeList:
