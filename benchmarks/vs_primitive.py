@@ -67,10 +67,8 @@ Metric = Callable[[np.ndarray, np.ndarray], float]
 
 def metrics() -> tuple[Metric, Metric]:
     """The project's PSNR and SSIM (the one place that knows where they live)."""
-    try:
-        from brushwork.metrics import psnr, ssim
-    except ImportError:
-        from brushwork.painting.pipeline import psnr, ssim
+    from brushwork.metrics import psnr, ssim
+
     return psnr, ssim
 
 
@@ -130,16 +128,13 @@ def brushwork_cmd() -> list[str]:
     return [found] if found else [sys.executable, "-m", "brushwork.cli"]
 
 
-def outputs(folder: Path) -> tuple[Path, Path, str]:
-    """(real-brush painting, painter canvas, layout) in either output layout of `brushwork paint`."""
-    if (folder / "painting_neural.png").is_file():
-        return folder / "painting.png", folder / "painting_neural.png", "painting+painting_neural"
-    return folder / "painting_engine.png", folder / "painting.png", "painting_engine+painting"
+def outputs(folder: Path) -> tuple[Path, Path]:
+    """(the real brush's painting, the painter's canvas) that `brushwork paint` wrote."""
+    return folder / "painting.png", folder / "painting_neural.png"
 
 
 def count_strokes(path: Path) -> int:
-    data = json.loads(path.read_text())
-    return len(data["actions"] if "actions" in data else data["strokes"])  # schema v1 has "strokes"
+    return len(json.loads(path.read_text())["strokes"])  # schema brushwork.strokes v1
 
 
 def brushwork(crop: Path, work: Path, target: np.ndarray, extra: list[str], args: argparse.Namespace) -> dict:
@@ -158,12 +153,12 @@ def brushwork(crop: Path, work: Path, target: np.ndarray, extra: list[str], args
     if r.returncode != 0:
         return {**row, "error": (r.stderr or r.stdout).strip().splitlines()[-5:]}
     m = PAINTING_SECONDS.search(r.stdout)
-    real, neural, layout = outputs(work)
+    real, neural = outputs(work)
     p, s = score(real, target)
     pn, sn = score(neural, target)
     return {**row, "strokes": count_strokes(work / "strokes.json"),
             "painting_seconds": float(m.group(1)) if m else None,
-            "psnr": p, "ssim": s, "psnr_neural": pn, "ssim_neural": sn, "layout": layout,
+            "psnr": p, "ssim": s, "psnr_neural": pn, "ssim_neural": sn,
             "summary": r.stdout.strip().splitlines()[-1] if r.stdout.strip() else None}  # fmt: skip
 
 
