@@ -288,3 +288,30 @@ def test_same_command_same_bytes(tmp_path, small_photo):
         if f.suffix != ".mp4":  # ffmpeg's container may carry an encoder-dependent stamp
             assert f.read_bytes() == (outs[1] / f.name).read_bytes(), f.name
     assert sorted(os.listdir(outs[0])) == sorted(os.listdir(outs[1]))
+
+
+# -- data sets and training settings ------------------------------------------------------------------
+
+
+def test_interrupted_data_set_is_finished_or_refused(tmp_path):
+    from brushwork.data.generate import generate_dataset, missing_shards
+
+    data = tmp_path / "train"
+    first = generate_dataset(data, "classic/dry_brush", count=60, shard_size=20, workers=1, progress=False)
+    assert len(first) == 3 and missing_shards(data) == ([], 3)
+    first[1].unlink()  # as if the run had been stopped before the second shard was written
+    assert missing_shards(data) == (["shard_00001.npz"], 3)
+    r = cli("train", "generator", "--data", str(data), "--heldout", str(data), "--run-dir", str(tmp_path / "run"))
+    one_line(r, "incomplete", "2 of 3")
+    again = generate_dataset(data, "classic/dry_brush", count=60, shard_size=20, workers=1, progress=False)
+    assert again == [first[1]] and missing_shards(data) == ([], 3)  # only the missing shard, the same bytes
+
+
+def test_training_settings_and_data_folders_fail_first(tmp_path):
+    t = time.perf_counter()
+    one_line(cli("train", "all", "--set", "batch_size=0", "--run-dir", str(tmp_path / "r"),
+                 "--data", str(tmp_path / "d"), "--heldout", str(tmp_path / "h")), "batch_size")  # fmt: skip
+    assert time.perf_counter() - t < 60 and not (tmp_path / "d").exists()  # before any data was painted
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    one_line(cli("dataset", "generate", "--count", "10", "--out", str(afile)), "is a file")

@@ -85,10 +85,22 @@ def test_resume_and_determinism(data, tmp_path):
     assert all((wa[k] == wb[k]).all() for k in wa)
     r = train(a, data, "generator", "--seed", "3", "--resume", "--set", "generator_steps=9")
     assert r.returncode == 0, r.stderr
-    steps = [json.loads(line)["step"] for line in (a / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (a / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in rows]
     assert max(steps) >= 6  # continued past the first run's 6 steps, not from 0
+    keys = [(r["stage"], r["step"]) for r in rows]
+    assert len(keys) == len(set(keys))  # no row written twice by the resumed run
     r = train(tmp_path / "c", data, "gan")
     assert r.returncode == 2 and "run the earlier stage first" in r.stderr
+
+
+def test_resumed_batches_continue_the_order(data, tmp_path):
+    run = C.Run(dir=tmp_path, config=make_config("smoke"), brush=BRUSH, data=data[0], heldout=None, seed=5)
+    straight = C.batches(run)
+    for _ in range(23):  # past the first epoch (256 strokes / 16 = 16 batches)
+        next(straight)
+    resumed = next(C.batches(run, skip=23))
+    assert torch.equal(next(straight)["actions"], resumed["actions"])
 
 
 def test_two_cpu_processes_with_torchrun(data, tmp_path):

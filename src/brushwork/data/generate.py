@@ -74,6 +74,24 @@ def _render_chunk(task: tuple[DatasetSpec, int, int, int]) -> tuple[int, int, np
     return j, lo, strokes, alphas
 
 
+def missing_shards(folder: str | os.PathLike) -> tuple[list[str], int] | None:
+    """(names of the shards the folder's manifest lists but that are not there, shards listed), or
+    None for a folder without a brushwork manifest (e.g. Kaggle's shards). A shard appears under its
+    name only when complete (atomic write), so a name that is there is a finished shard."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        m = json.loads(path.read_text())
+        spec = DatasetSpec(
+            brush=m["brush"], count=int(m["count"]), seed=int(m["seed"]), shard_size=int(m["shard_size"])
+        )
+    except (ValueError, KeyError, TypeError) as e:
+        raise BrushworkError(f"{path}: not a readable data set manifest ({e})") from None
+    names = [spec.shard_name(j) for j in range(spec.num_shards)]
+    return [n for n in names if not (Path(folder) / n).is_file()], len(names)
+
+
 def generate_dataset(
     out: str | os.PathLike,
     brush: str,
@@ -97,7 +115,12 @@ def generate_dataset(
     info = require_learnable(resolve_brush(brush))
     spec = DatasetSpec(brush=info.name, count=count, seed=seed, shard_size=shard_size)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise BrushworkError(f"--out {out} is a file; give a folder for the data set")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BrushworkError(f"cannot create {out}: {e.strerror or e}") from None
 
     manifest_path = out / MANIFEST
     manifest = spec.manifest()

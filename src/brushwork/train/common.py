@@ -17,7 +17,7 @@ import torch.distributed as dist
 from PIL import Image, ImageDraw
 
 from brushwork.data.dataset import StrokeShards
-from brushwork.io import atomic_path
+from brushwork.io import atomic_path, write_text_atomic
 from brushwork.train.config import TrainConfig
 
 
@@ -48,6 +48,22 @@ class Run:
         row.update({k: round(float(v), 6) for k, v in metrics.items()})
         with open(self.dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
+
+    def forget_after(self, stage: str, step: int) -> None:
+        """Drop this stage's metrics rows past `step` (logged after the checkpoint a resumed run
+        starts from), so that a resumed run does not write them twice."""
+        path = self.dir / "metrics.jsonl"
+        if not self.is_main or not path.exists():
+            return
+        keep = []
+        for line in path.read_text().splitlines():
+            row = json.loads(line) if line.strip() else None
+            name, at = str(row.get("stage", "")) if row else "", row.get("step", 0) if row else 0
+            # rows at the checkpoint's step: an eval row (logged as step + 1) is the checkpoint's own
+            later = at > step or (at == step and not name.endswith("_eval"))
+            if row and not (name.split("_")[0] == stage and later):
+                keep.append(line)
+        write_text_atomic(path, "".join(f"{line}\n" for line in keep))
 
     def save_config(self, command: str) -> list[str]:
         """Write config.json; returns every command run in this folder so far, this one last."""
@@ -81,14 +97,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def batches(run: Run, seed_offset: int = 0) -> Iterator[dict[str, torch.Tensor]]:
-    """Endless training batches; each rank reads its own shards, reshuffled every epoch."""
+def batches(run: Run, seed_offset: int = 0, skip: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless training batches; each rank reads its own shards, reshuffled every epoch.
+
+    `skip` batches are passed over first: a resumed stage sees the batches it would have seen had it
+    not been interrupted (the order depends only on seed, epoch and rank).
+    """
     ds = StrokeShards(run.data, batch_size=run.config.batch_size, seed=run.seed + seed_offset,
                       rank=run.rank, world_size=run.world_size)  # fmt: skip
     epoch = 0
     while True:
         ds.set_epoch(epoch)
-        yield from ds
+        for batch in ds:
+            if skip:
+                skip -= 1
+                continue
+            yield batch
         epoch += 1
 
 

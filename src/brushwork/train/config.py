@@ -104,10 +104,34 @@ def make_config(preset: str = "default", overrides: list[str] | None = None) -> 
             raise BrushworkError(
                 f"--set {item!r}: {value!r} is not a valid {type(getattr(cfg, key)).__name__}"
             ) from None
-    for f in fields(TrainConfig):
-        if f.name.endswith("_every") and getattr(cfg, f.name) < 1:
-            raise BrushworkError(f"{f.name} must be at least 1, got {getattr(cfg, f.name)}")
+    check_config(cfg)
     return cfg
 
 
-__all__ = ["TrainConfig", "PRESETS", "make_config", "field"]
+def check_config(cfg: TrainConfig) -> None:
+    """Every field in range, before any work (a bad batch size must not surface after data generation).
+
+    Counts, steps, batch sizes and cadences are integers >= 1; weights are finite and >= 0; learning
+    rates finite and > 0; the EMA decay in [0, 1); channels positive.
+    """
+    import math
+
+    for f in fields(TrainConfig):
+        v = getattr(cfg, f.name)
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int) and v < 1 and not f.name.endswith("_weight"):
+            raise BrushworkError(f"{f.name} must be at least 1, got {v}")
+        if isinstance(v, int | float) and not math.isfinite(v):
+            raise BrushworkError(f"{f.name} must be a finite number, got {v}")
+        if isinstance(v, float) and (v <= 0 if f.name.endswith("_lr") else v < 0):
+            raise BrushworkError(f"{f.name} must be {'> 0' if f.name.endswith('_lr') else '>= 0'}, got {v}")
+    if not 0 <= cfg.gan_ema < 1:
+        raise BrushworkError(f"gan_ema must be in [0, 1), got {cfg.gan_ema}")
+    if not cfg.painter_channels or any(c < 1 for c in cfg.painter_channels):
+        raise BrushworkError(f"painter_channels must be positive, got {cfg.painter_channels}")
+    if cfg.eval_strokes > cfg.heldout_strokes:
+        raise BrushworkError(f"eval_strokes ({cfg.eval_strokes}) cannot exceed heldout_strokes ({cfg.heldout_strokes})")
+
+
+__all__ = ["TrainConfig", "PRESETS", "check_config", "make_config", "field"]

@@ -46,7 +46,8 @@ def train_discriminator(run: C.Run, painter: Painter, resume: bool = False) -> D
     opt = torch.optim.Adam(disc.parameters(), lr=cfg.discriminator_lr, betas=(0.0, 0.99))
     ckpt = stage_dir / "checkpoint.pt"
     start = C.load_checkpoint(ckpt, disc=disc, opt=opt) if resume and ckpt.exists() else 0
-    data = C.batches(run, seed_offset=1)
+    run.forget_after("discriminator", start)
+    data = C.batches(run, seed_offset=1, skip=start)
     bar = tqdm(range(start, cfg.discriminator_steps), initial=start, total=cfg.discriminator_steps,
                desc="stage 2 discriminator", disable=not (run.progress and run.is_main), smoothing=0.05)  # fmt: skip
     for step in bar:

@@ -43,7 +43,8 @@ def train_gan(run: C.Run, painter: Painter, disc: Discriminator, resume: bool = 
         C.load_checkpoint(ckpt, missing_ok=("ema",), ema=ema)
 
     held = load_heldout(run.heldout, cfg.eval_strokes) if run.heldout else None
-    data = C.batches(run, seed_offset=2)
+    run.forget_after("gan", start)
+    data = C.batches(run, seed_offset=2, skip=start)
     bar = tqdm(range(start, cfg.gan_steps), initial=start, total=cfg.gan_steps, desc="stage 3 GAN",
                disable=not (run.progress and run.is_main), smoothing=0.05)  # fmt: skip
     for step in bar:

@@ -75,7 +75,8 @@ def train_generator(run: C.Run, painter: Painter | None = None, resume: bool = F
     start = C.load_checkpoint(ckpt, painter=painter, opt=opt) if resume and ckpt.exists() else 0
 
     held = load_heldout(run.heldout, cfg.eval_strokes) if run.heldout else None
-    data = C.batches(run)
+    run.forget_after("generator", start)
+    data = C.batches(run, skip=start)
     bar = tqdm(range(start, cfg.generator_steps), initial=start, total=cfg.generator_steps,
                desc="stage 1 generator", disable=not (run.progress and run.is_main), smoothing=0.05)  # fmt: skip
     for step in bar:

@@ -35,7 +35,7 @@ def slug(brush: str) -> str:
 
 
 def _ensure_data(run: C.Run, generate: bool) -> None:
-    from brushwork.data.generate import generate_dataset
+    from brushwork.data.generate import generate_dataset, missing_shards
 
     cfg = run.config
     wanted = [
@@ -43,8 +43,18 @@ def _ensure_data(run: C.Run, generate: bool) -> None:
         (run.heldout, cfg.heldout_strokes, run.seed + HELDOUT_SEED_OFFSET, "held-out"),
     ]
     for folder, count, seed, what in wanted:
-        if folder is None or (folder.is_dir() and any(folder.glob("*.npz"))):
+        if folder is None:
             continue
+        status = missing_shards(folder) if folder.is_dir() else None
+        if status is not None and status[0] and not generate:  # an interrupted generation: never train on part
+            raise BrushworkError(
+                f"the {what} data set in {folder} is incomplete ({status[1] - len(status[0])} of {status[1]} "
+                "shards); finish it with 'brushwork train all' or 'brushwork dataset generate' with the same settings"
+            )
+        if status is None and folder.is_dir() and any(folder.glob("*.npz")):
+            continue  # shards without a manifest (e.g. Kaggle's): used as they are
+        if status is not None and not status[0]:
+            continue  # complete
         if not generate:
             raise BrushworkError(f"no {what} shards in {folder}: pass --data/--heldout or run 'brushwork train all'")
         if run.is_main:
