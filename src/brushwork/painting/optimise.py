@@ -16,6 +16,7 @@ The result is the level's StrokeList; the backend then paints it (`brushwork.pai
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +77,7 @@ class LevelOptimiser:
         clock: LevelClock,
         label: str = "",
         progress: bool = True,
+        on_step: Callable[[int, int | None], None] | None = None,
     ) -> tuple[StrokeList, LevelStats]:
         """Place and optimise `level` over `backend.image`; returns its strokes (full-canvas windows).
 
@@ -142,6 +144,8 @@ class LevelOptimiser:
                 bar.total = clock.expected_steps(step)
                 bar.refresh()
             bar.update(1)
+            if on_step is not None:  # may raise to stop the painting (a cancelled job)
+                on_step(step, clock.expected_steps(step))
             bar.set_postfix(loss=f"{value:.4g}", refresh=False)
         bar.total = step
         bar.refresh()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,29 @@ from brushwork.painting.strokes import load as load_strokes
 
 # Settings the pipeline builds its parts from: a call cannot change them (build another pipeline).
 BUILT_IN = ("brush", "painter", "loss", "device", "layers", "layer_weights", "pixel_weight")
+
+
+@dataclass
+class Progress:
+    """Where a painting is: `level` levels of `levels` done, `step` of `steps` in the current one.
+
+    After a level `image` is the painting so far, (H, W, 3) float32 in [0, 1] (the real brush's when
+    the engine is in the loop), and `strokes` how many it has; between steps both are None.
+    """
+
+    level: int
+    levels: int
+    step: int
+    steps: int | None  # None while a time budget's step count is not known yet
+    seconds: float  # since painting started
+    image: np.ndarray | None = None
+    strokes: int | None = None
+
+    @property
+    def fraction(self) -> float:
+        """Rough share of the painting done, in [0, 1] (levels count equally)."""
+        inside = self.step / self.steps if self.steps else 0.0
+        return min(1.0, (self.level + inside) / max(1, self.levels))
 
 
 class PaintPipeline:
@@ -90,9 +114,14 @@ class PaintPipeline:
         name: str | None = None,
         progress: bool = True,
         notify: Callable[[str], None] | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
         **overrides: Any,
     ) -> Painting:
-        """Paint one image (a path, a PIL image or an (H, W[, C]) array); `overrides` are PaintConfig fields."""
+        """Paint one image (a path, a PIL image or an (H, W[, C]) array); `overrides` are PaintConfig fields.
+
+        `on_progress` is called after every optimiser step and after every level (with the painting so
+        far); an exception it raises stops the painting at once and propagates (e.g. to cancel a job).
+        """
         cfg = self.settings(**overrides)
         t_start = time.perf_counter()
         notes: list[str] = []
@@ -155,9 +184,15 @@ class PaintPipeline:
                 fixed = self.unit() * sum(stroke_cost(lv, cfg, backend.real) for lv in rest)
                 left = max(0.0, budget_left - spent - fixed)
                 clock = LevelClock(None, split_budget(rest, h, w, left, cfg)[0])
+            on_step = None
+            if on_progress is not None:
+
+                def on_step(step: int, total: int | None, k: int = k) -> None:
+                    on_progress(Progress(k, len(levels), step, total, time.perf_counter() - t_paint))
+
             new, st = optimiser(
                 level, target, backend, painting, rng, detail=k > 0 or first > 0, clock=clock,
-                label=f"{k + 1}/{len(levels)}", progress=progress,
+                label=f"{k + 1}/{len(levels)}", progress=progress, on_step=on_step,
             )  # fmt: skip
             t1 = time.perf_counter()
             new = backend.commit(new, target)
@@ -165,6 +200,9 @@ class PaintPipeline:
             st.seconds = time.perf_counter() - t0
             stats.append(st)
             painting = painting.concat(new)
+            if on_progress is not None:
+                image = backend.image.permute(1, 2, 0).cpu().numpy()
+                on_progress(Progress(k + 1, len(levels), 0, None, time.perf_counter() - t_paint, image, len(painting)))
         t0 = time.perf_counter()
         painting = backend.finish(painting, target)  # real brush: all colours refitted at once
         timings["finish"] = time.perf_counter() - t0
@@ -277,4 +315,4 @@ def continue_strokes(
     return StrokeList(s.brush, width, height, s.background, scaled.actions, scaled.windows, scaled.levels)
 
 
-__all__ = ["PaintPipeline", "continue_strokes", "load_frozen_painter", "paint", "resolve_device"]
+__all__ = ["PaintPipeline", "Progress", "continue_strokes", "load_frozen_painter", "paint", "resolve_device"]
