@@ -235,6 +235,34 @@ def test_full_disk_leaves_nothing_new(tmp_path, small_photo):
         subprocess.run(["umount", str(mnt)], check=False)
 
 
+def test_read_only_folder_fails_before_painting(tmp_path, small_photo):
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode != 0:  # root ignores file permissions, so a read-only mount is the honest test
+        pytest.skip(f"cannot mount a read-only tmpfs here ({r.stderr.decode().strip()[:60]})")
+    try:
+        one_line(cli("paint", str(small_photo), "-o", str(mnt / "out"), "--size", "32", "--strokes", "4"),
+                 "cannot write", "Read-only")  # fmt: skip
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_ctrl_c_stops_painting_within_a_second(tmp_path, small_photo):
+    proc = subprocess.Popen([sys.executable, "-m", "brushwork.cli", "paint", str(small_photo), "-o",
+                             str(tmp_path / "out"), "--size", "256", "--strokes", "3000", "--threads", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.time() + 120
+    seen = b""
+    while time.time() < deadline and b"level 1/" not in seen and proc.poll() is None:
+        seen += os.read(proc.stderr.fileno(), 4096)  # the progress bar: painting has started
+    proc.send_signal(signal.SIGINT)
+    t = time.perf_counter()
+    assert proc.wait(timeout=30) == 130
+    assert time.perf_counter() - t < 1.5
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
 def test_stale_outputs_are_removed(tmp_path, small_photo):
     out = tmp_path / "out"
     args = ["paint", str(small_photo), "-o", str(out), "--size", "32", "--strokes", "6", "--steps", "1",

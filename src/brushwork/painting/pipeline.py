@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,35 +43,12 @@ from brushwork.painting.losses import build_loss
 from brushwork.painting.optimise import LevelOptimiser
 from brushwork.painting.plan import plan_levels
 from brushwork.painting.result import Painting
-from brushwork.painting.schedule import LevelClock, measure_unit, plan_for_budget, split_budget, stroke_cost
+from brushwork.painting.schedule import LevelClock, Progress, measure_unit, plan_for_budget, split_budget, stroke_cost
 from brushwork.painting.strokes import StrokeList
 from brushwork.painting.strokes import load as load_strokes
 
 # Settings the pipeline builds its parts from: a call cannot change them (build another pipeline).
 BUILT_IN = ("brush", "painter", "loss", "device", "layers", "layer_weights", "pixel_weight")
-
-
-@dataclass
-class Progress:
-    """Where a painting is: `level` levels of `levels` done, `step` of `steps` in the current one.
-
-    After a level `image` is the painting so far, (H, W, 3) float32 in [0, 1] (the real brush's when
-    the engine is in the loop), and `strokes` how many it has; between steps both are None.
-    """
-
-    level: int
-    levels: int
-    step: int
-    steps: int | None  # None while a time budget's step count is not known yet
-    seconds: float  # since painting started
-    image: np.ndarray | None = None
-    strokes: int | None = None
-
-    @property
-    def fraction(self) -> float:
-        """Rough share of the painting done, in [0, 1] (levels count equally)."""
-        inside = self.step / self.steps if self.steps else 0.0
-        return min(1.0, (self.level + inside) / max(1, self.levels))
 
 
 class PaintPipeline:

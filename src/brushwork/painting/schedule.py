@@ -22,6 +22,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 
 from brushwork.limits import MAX_STROKES
@@ -155,6 +156,29 @@ class LevelClock:
         return max(step + 1, int(self.budget / (self.elapsed() / step))) if step >= 2 else None
 
 
+@dataclass
+class Progress:
+    """Where a painting is: `level` levels of `levels` done, `step` of `steps` in the current one.
+
+    After a level `image` is the painting so far, (H, W, 3) float32 in [0, 1] (the real brush's when
+    the engine is in the loop), and `strokes` how many it has; between steps both are None.
+    """
+
+    level: int
+    levels: int
+    step: int
+    steps: int | None  # None while a time budget's step count is not known yet
+    seconds: float  # since painting started
+    image: np.ndarray | None = None
+    strokes: int | None = None
+
+    @property
+    def fraction(self) -> float:
+        """Rough share of the painting done, in [0, 1] (levels count equally)."""
+        inside = self.step / self.steps if self.steps else 0.0
+        return min(1.0, (self.level + inside) / max(1, self.levels))
+
+
 def cosine_lr(lr: float, lr_final: float, fraction: float) -> float:
     """Cosine decay from lr to lr * lr_final over fraction 0 -> 1."""
     return lr * (lr_final + (1 - lr_final) * 0.5 * (1 + math.cos(math.pi * fraction)))
@@ -162,6 +186,7 @@ def cosine_lr(lr: float, lr_final: float, fraction: float) -> float:
 
 __all__ = [
     "LevelClock",
+    "Progress",
     "cosine_lr",
     "level_seconds",
     "measure_unit",
