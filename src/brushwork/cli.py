@@ -147,6 +147,22 @@ def cmd_render(args: argparse.Namespace) -> None:
     _say(f"{out} ({image.shape[1]}x{image.shape[0]}, {len(s)} strokes, brush {args.brush or s.brush})")
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    """Run the web app (`brushwork.web`) until Ctrl-C."""
+    import importlib.util
+
+    from brushwork.web import REQUIRES
+
+    if any(importlib.util.find_spec(name) is None for name in REQUIRES):
+        raise BrushworkError("the web app needs the web extra: pip install 'brushwork[web]'")
+    from brushwork.web.app import serve
+
+    try:
+        serve(host=args.host, port=args.port, out=args.out, painters=args.painters, threads=args.threads, say=_say)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, after the server has shut down cleanly
+        _say("brushwork: stopped")
+
+
 def _say(text: str) -> None:
     """Print a result line; a closed stdout (`brushwork paint a b | head -1`) must not stop the work."""
     try:
@@ -337,6 +353,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strokes", type=_positive_int, default=2000)
     s.add_argument("--discriminator", default=None, help="discriminator .safetensors for its accuracy")
     s.set_defaults(func=cmd_eval)
+
+    # serve
+    s = sub.add_parser("serve", help="a local web app: upload a photo, watch it painted, download the files",
+                       description="Start a web app on this machine and print its address. In the page: upload "
+                       "or pick a photo, choose brush, strokes or time, size and seed, watch the painting appear, "
+                       "download every file. One painting at a time; others wait in a queue. Also an HTTP API "
+                       "(see brushwork/web/app.py). Needs pip install 'brushwork[web]'.")  # fmt: skip
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    s.add_argument("--port", type=int, default=7860, help="port (default: 7860; 0: any free port)")
+    s.add_argument("--out", default="out/web", metavar="DIR", help="paintings go to DIR/<job id>/ (default: out/web)")
+    s.add_argument("--painters", default="runs", metavar="DIR",
+                   help="also offer the painter files (.safetensors) in DIR and below (default: runs)")  # fmt: skip
+    s.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: all cores)")
+    s.set_defaults(func=cmd_serve)
     return p
 
 
