@@ -47,7 +47,8 @@ from brushwork.models.registry import shipped_brushes
 from brushwork.painting.config import DEFAULT_STROKES, PaintConfig
 from brushwork.painting.exports import as_uint8, save_png
 from brushwork.painting.outputs import OUTPUT_FILES, SaveOptions, save_outputs
-from brushwork.painting.pipeline import PaintPipeline, Progress
+from brushwork.painting.pipeline import PaintPipeline
+from brushwork.painting.schedule import Progress
 
 log = logging.getLogger("brushwork.web")
 
