@@ -234,7 +234,7 @@ def figure(photo: str, prim: list[dict], bw: list[dict], path: Path) -> None:
                     for r in g]  # fmt: skip
             ax.annotate(" / ".join(tags), (g[0]["seconds"], g[0]["psnr"]), fontsize=7, xytext=(4, -10),
                         textcoords="offset points")  # fmt: skip
-    ax.set_xlabel("wall-clock seconds (shared 2-core machine)")
+    ax.set_xlabel("wall-clock seconds, 2 CPU cores (brushwork: whole command)")
     ax.set_ylabel("PSNR vs 256 px crop (dB)")
     ax.set_title(f"{photo}: brushwork vs primitive", fontsize=10)
     ax.grid(alpha=0.3)
