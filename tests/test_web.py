@@ -543,13 +543,15 @@ def test_browser_readme_screenshot(server: Server, browsers) -> None:
     from PIL import Image
 
     driver = browsers()
-    driver.set_window_size(1100, 760)
+    driver.set_window_size(1200, 900)
     open_page(driver, server)
     choose_settings(driver, strokes="1500", size="384", steps="60")
     by_id(driver, "paint").click()
     wait(driver, lambda d: int(by_id(d, "live").get_attribute("data-frames")) >= 3, 180, "third level")
+    driver.execute_script("window.scrollTo(0, 0)")  # clicking scrolled the button into view
     shot = Image.open(BytesIO(driver.get_screenshot_as_png())).convert("RGB")
-    shot = shot.resize((880, round(880 * shot.height / shot.width)), Image.Resampling.LANCZOS)
+    shot = shot.crop((0, 0, shot.width, min(shot.height, 830)))  # the header and both panels
+    shot = shot.resize((900, round(900 * shot.height / shot.width)), Image.Resampling.LANCZOS)
     path = ROOT / os.environ["BRUSHWORK_WEB_SCREENSHOT"]
     shot.quantize(colors=160, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
     by_id(driver, "cancel").click()
