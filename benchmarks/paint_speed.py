@@ -57,6 +57,7 @@ def worker(args: argparse.Namespace) -> None:
         "canvas": f"{png.shape[1]}x{png.shape[0]}",
         "strokes": len(painting.strokes),
         "threads": args.threads,
+        "loadavg_1min_at_end": round(os.getloadavg()[0], 2),
         "psnr": round(psnr(png, painting.target), 2),
         "ssim": round(ssim(png, painting.target), 4),
         "real": painting.real,  # painting.png is the real brush's painting
@@ -147,7 +148,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--photos", nargs="*", default=list(PHOTOS))
     ap.add_argument("--size", type=int, default=512)
-    ap.add_argument("--strokes", type=int, default=1000)
+    ap.add_argument("--strokes", type=int, default=None, help="default: brushwork's default")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--time-budget", type=float, default=None)
     ap.add_argument("--loss", default="pixel")
@@ -169,8 +170,9 @@ def main() -> None:
     global OMP_WAIT_POLICY
     OMP_WAIT_POLICY = args.omp_wait_policy
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="paint_speed_"))
-    common = ["--size", str(args.size), "--strokes", str(args.strokes), "--threads", str(args.threads),
-              "--loss", args.loss]  # fmt: skip
+    common = ["--size", str(args.size), "--threads", str(args.threads), "--loss", args.loss]
+    if args.strokes:
+        common += ["--strokes", str(args.strokes)]
     if args.painter:
         common += ["--painter", args.painter]
     if args.steps:
