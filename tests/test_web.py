@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import signal
 import struct
 import subprocess
@@ -51,18 +52,25 @@ class Server:
     host: str
     port: int
     out: Path
+    app: object = None
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    out = tmp_path_factory.mktemp("web") / "jobs"
-    app = create_app(out, painters=None, threads=1, max_upload=UPLOAD_LIMIT)
+    root = tmp_path_factory.mktemp("web")
+    out, painters = root / "jobs", root / "painters"
+    (painters / "mine").mkdir(parents=True)  # a user's painter file (the shipped pen's, copied)
+    shutil.copy(
+        ROOT / "src" / "brushwork" / "weights" / "classic__pen.safetensors", painters / "mine" / "pen.safetensors"
+    )
+    (painters / "notes.safetensors").write_bytes(b"not a painter")  # not offered
+    app = create_app(out, painters=painters, threads=1, max_upload=UPLOAD_LIMIT)
     sock = listen("127.0.0.1", 0)
     host, port = sock.getsockname()[:2]
     uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1))
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    srv = Server(url_of(sock), host, port, out)
+    srv = Server(url_of(sock), host, port, out, app)
     deadline = time.monotonic() + 60
     while request(srv, "GET", "/healthz", check=False)[0] != 200:
         assert time.monotonic() < deadline, "the server did not become ready in 60 s"
@@ -313,6 +321,38 @@ def test_two_clients_at_once_both_get_their_painting(server: Server) -> None:
     assert [results[k][-1]["status"] for k in range(2)] == ["done", "done"]
     assert answers[0]["id"] != answers[1]["id"]
     assert max(a["ahead"] for a in answers.values()) >= 1  # one of them waited its turn
+
+
+def test_a_users_painter_file_is_offered_and_paints(server: Server) -> None:
+    keys = [b["key"] for b in get_json(server, "/api/options")["brushes"]]
+    assert "file:mine/pen.safetensors" in keys and not any("notes" in k for k in keys)
+    _, job = submit(server, example="castle.png", brush="file:mine/pen.safetensors", **SMALL)
+    final = follow(server, job["id"])[-1]
+    assert final["status"] == "done", final
+    _, _, data = request(server, "GET", f"/api/jobs/{job['id']}/files/strokes.json")
+    assert json.loads(data)["brush"] == "classic/pen"
+
+
+def test_one_pipeline_per_brush_and_painter(server: Server) -> None:
+    for _ in range(2):
+        _, job = submit(server, example="castle.png", **SMALL)
+        assert follow(server, job["id"])[-1]["status"] == "done"
+    built = server.app.state.queue.built
+    assert built[("classic/dry_brush", None)] == 1, built  # built once at start, reused by every job
+
+
+def test_other_sites_and_host_names_are_refused(server: Server) -> None:
+    body, kind = multipart({"example": "castle.png", **SMALL}, {})
+    status, _, data = request(
+        server, "POST", "/api/jobs", body, {"Content-Type": kind, "Origin": "http://evil.example"}
+    )
+    assert status == 403 and b"another site" in data
+    status, _, data = request(server, "GET", "/api/options", headers={"Host": f"evil.example:{server.port}"})
+    assert status == 400 and b"127.0.0.1" in data
+    origin = f"http://{server.host}:{server.port}"  # the page itself may
+    status, _, data = request(server, "POST", "/api/jobs", body, {"Content-Type": kind, "Origin": origin})
+    assert status == 202
+    assert follow(server, json.loads(data)["id"])[-1]["status"] == "done"
 
 
 # ----------------------------------------------------------------------------- the command

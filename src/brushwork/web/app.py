@@ -48,6 +48,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from brushwork.errors import BrushworkError
+from brushwork.painting.outputs import prepare_folder
 from brushwork.web.jobs import (
     DEFAULTS,
     FINAL,
@@ -312,13 +313,26 @@ async def read_body(request: Request, limit: int) -> bytes | None:
 # ----------------------------------------------------------------------------- the app
 
 
-class SecurityHeaders:
-    """Adds the Content-Security-Policy and no-sniff headers to every response."""
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class Guard:
+    """Every response gets the Content-Security-Policy and no-sniff headers; two requests are refused:
+
+    - a Host header naming another server (`allowed_hosts`): with the app on 127.0.0.1, a web page
+      whose name was re-pointed at this machine (DNS rebinding) cannot use it;
+    - a POST whose Origin is another site: a page elsewhere cannot start or cancel paintings here
+      (browsers send Origin with every cross-site POST; scripts like curl send none).
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: tuple[str, ...] | None = None) -> None:
         self.app = app
+        self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
@@ -327,7 +341,23 @@ class SecurityHeaders:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+        headers = dict((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        host = headers.get("host", "")
+        origin = headers.get("origin")
+        if self.allowed_hosts is not None and host_name(host) not in self.allowed_hosts:
+            refusal = error(400, f"this server answers to {', '.join(self.allowed_hosts)} only")
+        elif scope["method"] == "POST" and origin is not None and origin.split("://", 1)[-1] != host:
+            refusal = error(403, "requests from another site are refused")
+        else:
+            return await self.app(scope, receive, send_with_headers)
+        await refusal(scope, receive, send_with_headers)
+
+
+def host_name(host: str) -> str:
+    """A Host header without its port: "127.0.0.1:7860" -> "127.0.0.1", "[::1]:80" -> "[::1]"."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 ROUTES = [
@@ -352,10 +382,12 @@ def create_app(
     painters: str | Path | None = "runs",
     threads: int | None = None,
     max_upload: int = MAX_UPLOAD_BYTES,
+    allowed_hosts: tuple[str, ...] | None = LOOPBACK_NAMES,
 ) -> Starlette:
     """The web app: jobs painted one at a time into `out/<job id>/`, painters from `painters` offered too.
 
-    The worker thread starts with the app (its lifespan) and stops with it.
+    `allowed_hosts`: the names the app answers to (None: any, for an app on the network). The worker
+    thread starts with the app (its lifespan) and stops with it.
     """
     changes = Changes()
     queue = JobQueue(out, painters=painters, threads=threads, on_change=changes.notify)
@@ -374,7 +406,7 @@ def create_app(
 
     app = Starlette(routes=ROUTES, lifespan=lifespan, exception_handlers={404: unknown})
     app.state.queue, app.state.changes, app.state.max_upload = queue, changes, max_upload
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(Guard, allowed_hosts=allowed_hosts)
     return app
 
 
@@ -411,12 +443,15 @@ def serve(
     """Run the web app until Ctrl-C; `say` gets the line with its address."""
     import uvicorn
 
+    prepare_folder(out)  # an unwritable --out is one line now, not a failed painting later
     sock = listen(host, port)
-    app = create_app(out, painters=painters, threads=threads)
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    names = LOOPBACK_NAMES if loopback else None
+    app = create_app(out, painters=painters, threads=threads, allowed_hosts=names)
     # Event streams never end by themselves: give open connections 2 s on Ctrl-C, then close them.
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
     say(f"brushwork: painting at {url_of(sock)}  (outputs in {out}/; Ctrl-C stops)")
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if not loopback:
         say(f"brushwork: note: listening on {host}: other machines on the network can use this app")
     server.run(sockets=[sock])
 

@@ -31,7 +31,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
@@ -318,6 +318,7 @@ class JobQueue:
         self._jobs: OrderedDict[str, Job] = OrderedDict()  # this server's jobs, oldest first
         self._running: Job | None = None
         self._pipelines: OrderedDict[tuple[str, str | None], PaintPipeline] = OrderedDict()
+        self.built: Counter[tuple[str, str | None]] = Counter()  # pipelines built, by (brush, painter)
         self._stopping = False
         self._thread: threading.Thread | None = None
 
@@ -543,6 +544,7 @@ class JobQueue:
         if pipe is None:
             pipe = PaintPipeline(PaintConfig(brush=choice.brush, painter=choice.painter))
             self._pipelines[key] = pipe
+            self.built[key] += 1
             while len(self._pipelines) > 3:
                 self._pipelines.popitem(last=False)
         self._pipelines.move_to_end(key)
