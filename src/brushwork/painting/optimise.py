@@ -77,7 +77,7 @@ class LevelOptimiser:
         clock: LevelClock,
         label: str = "",
         progress: bool = True,
-        on_step: Callable[[int, int | None], None] | None = None,
+        on_step: Callable[[int, int | None, Tensor], None] | None = None,
     ) -> tuple[StrokeList, LevelStats]:
         """Place and optimise `level` over `backend.image`; returns its strokes (full-canvas windows).
 
@@ -107,6 +107,8 @@ class LevelOptimiser:
         real: Tensor | None = None  # (N, 1, ww, ww) the engine's coverage at the last render
         seen: Tensor | None = None  # the painter's coverage at that moment
 
+        latest: list[Tensor] = [base_w]  # the work canvas of the last step, for live previews
+
         def step_loss(step: int) -> Tensor:
             nonlocal real, seen
             acts = lo + (hi - lo) * torch.sigmoid(theta)
@@ -121,6 +123,7 @@ class LevelOptimiser:
             color = acts[:, A.COLOR]
             for g, cells, sl in zip(init.grids, init.cells, slices, strict=True):
                 c = composite_pass(c, alpha[sl], color[sl], cells, g)
+            latest[0] = c.detach()
             return self.loss(c)
 
         bar = tqdm(
@@ -145,7 +148,7 @@ class LevelOptimiser:
                 bar.refresh()
             bar.update(1)
             if on_step is not None:  # may raise to stop the painting (a cancelled job)
-                on_step(step, clock.expected_steps(step))
+                on_step(step, clock.expected_steps(step), latest[0])
             bar.set_postfix(loss=f"{value:.4g}", refresh=False)
         bar.total = step
         bar.refresh()

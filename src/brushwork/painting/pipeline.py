@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from brushwork.errors import BrushworkError
 from brushwork.images import ImageSource, fit_to_canvas, load_image
@@ -46,6 +47,8 @@ from brushwork.painting.result import Painting
 from brushwork.painting.schedule import LevelClock, Progress, measure_unit, plan_for_budget, split_budget, stroke_cost
 from brushwork.painting.strokes import StrokeList
 from brushwork.painting.strokes import load as load_strokes
+
+PREVIEW_SECONDS = 2.0  # on_progress gets a mid-level preview of the painting this often
 
 # Settings the pipeline builds its parts from: a call cannot change them (build another pipeline).
 BUILT_IN = ("brush", "painter", "loss", "device", "layers", "layer_weights", "pixel_weight")
@@ -151,6 +154,7 @@ class PaintPipeline:
         optimiser = LevelOptimiser(self.painter, self.loss, cfg, self.device)
         stats = []
         t_paint = time.perf_counter()
+        last_preview = [t_paint]
         for k, level in enumerate(levels):
             t0 = time.perf_counter()
             clock = LevelClock(level.steps, None)
@@ -163,8 +167,14 @@ class PaintPipeline:
             on_step = None
             if on_progress is not None:
 
-                def on_step(step: int, total: int | None, k: int = k) -> None:
-                    on_progress(Progress(k, len(levels), step, total, time.perf_counter() - t_paint))
+                def on_step(step: int, total: int | None, work: torch.Tensor, k: int = k) -> None:
+                    now = time.perf_counter()
+                    preview = None
+                    if now - last_preview[0] >= PREVIEW_SECONDS:  # the painter's view, mid-level
+                        last_preview[0] = now
+                        full = F.interpolate(work[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+                        preview = full.clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+                    on_progress(Progress(k, len(levels), step, total, now - t_paint, preview=preview))
 
             new, st = optimiser(
                 level, target, backend, painting, rng, detail=k > 0 or first > 0, clock=clock,

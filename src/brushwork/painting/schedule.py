@@ -171,6 +171,9 @@ class Progress:
     seconds: float  # since painting started
     image: np.ndarray | None = None
     strokes: int | None = None
+    # mid-level, every couple of seconds: the painter's view of the painting with the level's current
+    # strokes, (H, W, 3) in [0, 1] (smoother than the real brush's, which `image` gives after the level)
+    preview: np.ndarray | None = None
 
     @property
     def fraction(self) -> float:

@@ -18,7 +18,7 @@ HTTP API (JSON unless said otherwise; errors are `{"error": "<one line>"}` with 
     GET  /api/jobs/{id}/events            server-sent events: the job (as above) on every change,
                                           until it is done, failed or cancelled
     POST /api/jobs/{id}/cancel            stop it (running) or drop it (waiting)
-    GET  /api/jobs/{id}/preview.png       the painting so far (after each level)
+    GET  /api/jobs/{id}/preview.png       the painting so far (every ~2 s; the real brush after each level)
     GET  /api/jobs/{id}/files/{name}      one output file (`?download=1`: as an attachment)
     GET  /api/jobs/{id}/files.zip         every output file in one zip
 

@@ -509,8 +509,9 @@ class JobQueue:
         else:
             job.stage = f"all {p.strokes} strokes painted; refitting their colours"
         now = time.perf_counter()
-        if p.image is not None:
-            job.preview = preview_png(p.image)
+        live = p.image if p.image is not None else p.preview
+        if live is not None:
+            job.preview = preview_png(live)
             job.previews += 1
         elif now - last[0] < NOTIFY_EVERY:
             return
