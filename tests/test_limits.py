@@ -343,3 +343,33 @@ def test_training_settings_and_data_folders_fail_first(tmp_path):
     afile = tmp_path / "file"
     afile.write_text("x")
     one_line(cli("dataset", "generate", "--count", "10", "--out", str(afile)), "is a file")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cut=st.integers(0, 200_000),
+    junk=st.binary(max_size=300),
+    meta_key=st.sampled_from(["format", "config", "brush"]),
+    meta_value=st.text(max_size=40),
+)
+def test_fuzzed_painter_files_give_one_error(tmp_path, cut, junk, meta_key, meta_value):
+    """Truncated, random and re-labelled painter files: a Painter or a BrushworkError, never more."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from brushwork.models.painter import Painter
+
+    src = WEIGHTS_DIR / "classic__dry_brush.safetensors"
+    with safe_open(str(src), framework="pt") as f:
+        meta = dict(f.metadata())
+    relabelled = tmp_path / "meta.safetensors"
+    save_file(load_file(str(src)), str(relabelled), metadata={**meta, meta_key: meta_value})
+    truncated = tmp_path / "cut.safetensors"
+    truncated.write_bytes(src.read_bytes()[:cut])
+    random = tmp_path / "junk.safetensors"
+    random.write_bytes(junk)
+    for path in (relabelled, truncated, random):
+        try:
+            Painter.from_pretrained(path)
+        except BrushworkError as e:
+            assert "\n" not in str(e)
