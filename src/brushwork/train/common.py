@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from brushwork.data.dataset import StrokeShards
 from brushwork.io import atomic_path, write_text_atomic
@@ -156,41 +156,63 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def plot_curves(run: Run, out: Path | None = None) -> Path | None:
-    """Loss curves of every stage from metrics.jsonl, one panel per metric, drawn with PIL."""
+    """loss_curves.png from metrics.jsonl: one panel per stage, steps on x, every logged metric a line.
+
+    Training metrics share the left axis, on a log scale when they span more than two decades (the
+    perceptual style term starts orders of magnitude above where it ends); the held-out rows
+    (`<stage>_eval`: PSNR in dB, L1, discriminator accuracy) go on a second axis with markers.
+    matplotlib is imported here only: plotting is the one place training needs it.
+    """
     if not run.is_main or not (run.dir / "metrics.jsonl").exists():
         return None
-    rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines() if line]
-    series: dict[str, list[tuple[int, float]]] = {}
+    rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    # {stage: {"train" | "eval": {metric: [(step, value), ...]}}}, stages in the order they were logged
+    series: dict[str, dict[str, dict[str, list[tuple[int, float]]]]] = {}
     for r in rows:
+        stage, _, kind = str(r["stage"]).partition("_")
         for k, v in r.items():
             if k not in ("stage", "step", "time"):
-                series.setdefault(f"{r['stage']}/{k}", []).append((r["step"], v))
+                by_kind = series.setdefault(stage, {"train": {}, "eval": {}})
+                by_kind["eval" if kind == "eval" else "train"].setdefault(k, []).append((r["step"], v))
     if not series:
         return None
-    w, h, cols = 320, 180, 3
-    names = sorted(series)
-    rows_n = math.ceil(len(names) / cols)
-    img = Image.new("RGB", (w * cols, h * rows_n), "white")
-    draw = ImageDraw.Draw(img)
-    for i, name in enumerate(names):
-        ox, oy = (i % cols) * w, (i // cols) * h
-        pts = series[name]
-        xs = [p[0] for p in pts]
-        ys = [p[1] for p in pts]
-        x0, x1 = min(xs), max(xs) or 1
-        y0, y1 = min(ys), max(ys)
-        if y1 - y0 < 1e-12:
-            y1 = y0 + 1
-        draw.rectangle([ox + 40, oy + 20, ox + w - 10, oy + h - 20], outline=(200, 200, 200))
-        line = [(ox + 40 + (x - x0) / max(1, x1 - x0) * (w - 50), oy + h - 20 - (y - y0) / (y1 - y0) * (h - 40))
-                for x, y in pts]  # fmt: skip
-        if len(line) > 1:
-            draw.line(line, fill=(30, 90, 200), width=2)
-        draw.text((ox + 42, oy + 4), name, fill="black")
-        draw.text((ox + 2, oy + 20), f"{y1:.3g}", fill=(90, 90, 90))
-        draw.text((ox + 2, oy + h - 30), f"{y0:.3g}", fill=(90, 90, 90))
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: the file is the output
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(series), figsize=(5.5 * len(series), 4.2), squeeze=False)
+    for ax, (stage, by_kind) in zip(axes[0], series.items(), strict=True):
+        values = [v for pts in by_kind["train"].values() for _, v in pts]
+        for name, pts in sorted(by_kind["train"].items()):
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=name, linewidth=1.2)
+        positive = [v for v in values if v > 0]
+        if positive and max(positive) / min(positive) > 100:
+            if len(positive) == len(values):
+                ax.set_yscale("log")
+            else:  # symlog keeps zero or negative terms (the adversarial term) visible next to the decades
+                ax.set_yscale("symlog", linthresh=min(positive))
+        ax.set_title(f"stage: {stage}")
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss / metric")
+        ax.grid(True, alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        if by_kind["eval"]:
+            ax2 = ax.twinx()
+            for i, (name, pts) in enumerate(sorted(by_kind["eval"].items())):
+                # colours from the far end of the cycle, so no held-out line shares a training line's colour
+                ax2.plot([p[0] for p in pts], [p[1] for p in pts], "o--", color=f"C{9 - i}", label=f"held-out {name}",
+                         markersize=3)  # fmt: skip
+            ax2.set_ylabel("held-out metric (PSNR in dB)")
+            h2, l2 = ax2.get_legend_handles_labels()
+            handles, labels = handles + h2, labels + l2
+        ax.legend(handles, labels, fontsize=7, loc="best")
+    fig.tight_layout()
     out = out or run.dir / "loss_curves.png"
-    img.save(out)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
     return out
 
 
