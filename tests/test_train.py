@@ -1,6 +1,7 @@
 """Training stages end to end on a tiny data set, resume, determinism, DDP on 2 CPU processes, eval."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -112,7 +113,11 @@ def test_two_cpu_processes_with_torchrun(data, tmp_path):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
-    assert (run / "painter_generator.safetensors").exists()
+    # each rank prints the digest of the weights it ended with: both trained the same painter, the one saved
+    digests = dict(re.findall(r"rank (\d)/2: generator weights sha256 ([0-9a-f]{64})", r.stderr))
+    assert set(digests) == {"0", "1"}, r.stderr[-2000:]
+    saved = C.weights_digest(load_file(run / "painter_generator.safetensors"))
+    assert digests["0"] == digests["1"] == saved
 
 
 def test_config_overrides_are_checked():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -146,6 +147,19 @@ def load_checkpoint(path: Path, missing_ok: tuple[str, ...] = (), **state) -> in
         if k in ckpt or k not in missing_ok:
             v.load_state_dict(ckpt[k])
     return int(ckpt["step"])
+
+
+def weights_digest(state: dict[str, torch.Tensor]) -> str:
+    """sha256 of a state dict (names and values, in name order): equal digests mean equal weights.
+
+    Each rank of a distributed run prints it after a stage, so that ranks that drifted apart show
+    up (the file saved is rank 0's alone). `load_file(painter.safetensors)` gives the same digest.
+    """
+    h = hashlib.sha256()
+    for name in sorted(state):
+        h.update(name.encode())
+        h.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

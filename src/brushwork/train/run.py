@@ -137,6 +137,10 @@ def run_training(args: argparse.Namespace) -> None:
             if run.is_main:
                 painter.save_pretrained(p_gan, {**meta, "stage": "gan"})
                 disc.save_pretrained(p_disc_gan, {**meta, "stage": "gan"})
+        if world > 1:  # every rank says what it ended with: the DDP test checks they agree
+            trained = disc if stage == "discriminator" else painter  # the painter: the file saved for gan
+            print(f"rank {rank}/{world}: {stage} weights sha256 {C.weights_digest(trained.state_dict())}",
+                  file=sys.stderr)  # fmt: skip
         C.plot_curves(run)
 
     if run.is_main and "gan" in stages and run.heldout is not None:
