@@ -111,3 +111,54 @@ def test_chunked_batches_give_the_same_strokes_and_gradients():
     whole = p.alpha(a)
     (g_whole,) = torch.autograd.grad(whole.square().sum(), a)
     assert torch.allclose(chunked, whole, atol=1e-6) and torch.allclose(g_chunked, g_whole, atol=1e-5)
+
+
+def test_painter_files_name_their_architecture_and_old_files_still_load(tmp_path, monkeypatch):
+    from dataclasses import dataclass
+
+    from safetensors.torch import load_file, save_file
+
+    from brushwork.models import registry
+
+    p = Painter(PainterConfig(channels=(32, 16, 8, 4, 4)))
+    path = p.save_pretrained(tmp_path / "p.safetensors", {"brush": "classic/pen"})
+    assert Painter.from_pretrained(path).metadata["architecture"] == registry.LEGACY_ARCHITECTURE
+    # a file written before the key existed (and before the sketch channel) loads as today's Painter
+    old = Painter(PainterConfig(channels=(32, 16, 8, 4, 4), geometry_prior=False))
+    config = json.dumps({k: v for k, v in vars(old.config).items() if k != "geometry_prior"})
+    save_file(old.state_dict(), str(tmp_path / "old.safetensors"), {"format": "brushwork.painter", "config": config})
+    loaded = Painter.from_pretrained(tmp_path / "old.safetensors")
+    a = torch.rand(3, 12)
+    assert type(loaded) is Painter and torch.equal(old.eval()(a), loaded(a))
+
+    # a new architecture is one registered class: its files load through the same call, no loader changes
+    monkeypatch.setattr(registry, "ARCHITECTURES", dict(registry.ARCHITECTURES))
+
+    @dataclass
+    class BlobConfig:
+        size: int = 64
+
+    @registry.register_architecture("test_blob")
+    class Blob(torch.nn.Module):
+        config_class = BlobConfig
+
+        def __init__(self, config: BlobConfig) -> None:
+            super().__init__()
+            self.config, self.logit = config, torch.nn.Parameter(torch.full((1, 1, config.size, config.size), 0.5))
+
+        def alpha_logits(self, actions):
+            return self.logit.expand(len(actions), -1, -1, -1)
+
+        save_pretrained = Painter.save_pretrained
+
+    blob_path = Blob(BlobConfig()).save_pretrained(tmp_path / "blob.safetensors")
+    blob = Painter.from_pretrained(blob_path)
+    assert type(blob) is Blob and blob.alpha_logits(a).shape == (3, 1, 64, 64)
+    assert load_painter(blob_path).metadata["architecture"] == "test_blob"
+    # an architecture nobody registered is one clear line naming the ones that are
+    save_file(load_file(blob_path), str(tmp_path / "alien.safetensors"),
+              {"format": "brushwork.painter", "config": "{}", "architecture": "alien"})  # fmt: skip
+    with pytest.raises(BrushworkError, match="alien.safetensors: unknown painter architecture 'alien'.*known: "):
+        Painter.from_pretrained(tmp_path / "alien.safetensors")
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_architecture("test_blob")(type("Other", (), {}))

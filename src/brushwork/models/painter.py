@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from brushwork import actions as A
 from brushwork.errors import BrushworkError
 from brushwork.io import atomic_path
+from brushwork.models.registry import LEGACY_ARCHITECTURE, architecture_class, register_architecture
 
 
 @dataclass
@@ -88,6 +89,7 @@ def curve_sketch(actions: torch.Tensor, size: int, points: int = 32) -> torch.Te
     return torch.tanh(density).unsqueeze(1)  # ~1 inside thick strokes, ~pressure along thin ones
 
 
+@register_architecture(LEGACY_ARCHITECTURE)  # today's network: an MLP to 4 x 4, then PixelShuffle stages
 class Painter(nn.Module):
     """Neural painter. `forward(actions)` returns the stroke on white, as the data set stores it.
 
@@ -98,6 +100,8 @@ class Painter(nn.Module):
     """
 
     chunk_size = 256  # strokes per chunk in alpha_logits (speed only, see there)
+    config_class = PainterConfig  # what the file's "config" metadata fills (see `config_from_dict`)
+    architecture: str  # set by @register_architecture; saved in the file's metadata
 
     def __init__(self, config: PainterConfig | None = None) -> None:
         super().__init__()
@@ -158,21 +162,37 @@ class Painter(nn.Module):
     # -- weights -------------------------------------------------------------------------------
 
     def save_pretrained(self, path: str | Path, metadata: dict | None = None) -> Path:
-        """Write safetensors with the config and `metadata` (brush, training command, metrics...)."""
-        return write_safetensors(self, path, "brushwork.painter", metadata)
+        """Write safetensors with the config, the architecture's name and `metadata` (brush, command...)."""
+        meta = {**(metadata or {}), "architecture": self.architecture}  # the class's own name wins over a copied one
+        return write_safetensors(self, path, "brushwork.painter", meta)
+
+    @classmethod
+    def config_from_dict(cls, config: dict) -> PainterConfig:
+        """The config saved in a file -> this architecture's config dataclass."""
+        if cls.config_class is PainterConfig:  # files written before the sketch existed
+            config.setdefault("geometry_prior", False)
+        return cls.config_class(**config)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> Painter:
-        """Load a painter from a safetensors file (no pickle, no network)."""
+        """Load a painter from a safetensors file (no pickle, no network).
+
+        The file's "architecture" metadata picks the class (models/registry.py), so any registered
+        painter network loads through here; a file without the key holds this Painter.
+        """
         tensors, meta = read_safetensors(path, expected_format="brushwork.painter")
         try:
-            config = json.loads(meta["config"])
-            config.setdefault("geometry_prior", False)  # files written before the sketch existed
-            painter = cls(PainterConfig(**config))
+            model_cls = architecture_class(meta.get("architecture", LEGACY_ARCHITECTURE))
+        except BrushworkError as e:
+            raise BrushworkError(f"{path}: {e}") from None
+        try:
+            # a class may adapt older configs (config_from_dict); otherwise its config_class takes the JSON as is
+            make_config = getattr(model_cls, "config_from_dict", lambda d: model_cls.config_class(**d))
+            painter = model_cls(make_config(json.loads(meta["config"])))
             painter.load_state_dict(tensors)
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
             raise BrushworkError(
-                f"{path}: painter weights do not match the Painter model ({str(e).splitlines()[0]})"
+                f"{path}: painter weights do not match the {model_cls.__name__} model ({str(e).splitlines()[0]})"
             ) from None
         bad = [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
         if bad:

@@ -30,3 +30,43 @@ def painter_path(brush: str | Path) -> Path:
             f"no painter for brush {text!r} (shipped: {have}); train one with 'brushwork train all --brush {text}'"
         )
     return path
+
+
+# ----------------------------------------------------------------------------- architectures
+# A painter file says which network it holds in its metadata ("architecture"); loading picks the
+# class registered under that name, so a new architecture is one class with a decorator, and no
+# loader learns about it. Files written before the key existed hold today's Painter.
+
+ARCHITECTURES: dict[str, type] = {}
+LEGACY_ARCHITECTURE = "mlp_pixelshuffle"  # what a painter file without an "architecture" key holds
+
+
+def register_architecture(name: str):
+    """Class decorator: painter files with `architecture: name` in their metadata load as this class.
+
+    The class needs a `config_class` (the dataclass its file's "config" JSON fills) and the painter
+    interface (`alpha_logits`, `alpha`, `color`, `forward`); the decorator sets `cls.architecture`,
+    which `save_pretrained` writes. Registering another class under a taken name is an error.
+    """
+
+    def add(cls: type) -> type:
+        old = ARCHITECTURES.get(name)
+        if old is not None and old.__qualname__ != cls.__qualname__:  # same class re-imported is fine
+            raise ValueError(f"painter architecture {name!r} is already registered by {old.__qualname__}")
+        cls.architecture = name
+        ARCHITECTURES[name] = cls
+        return cls
+
+    return add
+
+
+def architecture_class(name: str) -> type:
+    """The class registered under `name`; BrushworkError naming the known ones otherwise."""
+    import brushwork.models.painter  # noqa: F401  (registers the built-in architecture)
+
+    if name not in ARCHITECTURES:
+        raise BrushworkError(
+            f"unknown painter architecture {name!r} (known: {', '.join(sorted(ARCHITECTURES))}); "
+            "import the module that registers it, or update brushwork"
+        )
+    return ARCHITECTURES[name]
