@@ -95,6 +95,20 @@ def test_resume_and_determinism(data, tmp_path):
     assert r.returncode == 2 and "run the earlier stage first" in r.stderr
 
 
+def test_an_interrupted_discriminator_stage_resumes_to_the_same_weights(data, tmp_path):
+    # the one loop resumes every stage the same way; stage 2 (constant rate) must then match a straight run
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert train(a, data, "generator").returncode == 0
+    b.mkdir()
+    (b / "painter_generator.safetensors").write_bytes((a / "painter_generator.safetensors").read_bytes())
+    assert train(a, data, "discriminator", "--set", "discriminator_steps=4").returncode == 0
+    assert train(b, data, "discriminator", "--set", "discriminator_steps=2").returncode == 0
+    r = train(b, data, "discriminator", "--resume", "--set", "discriminator_steps=4")
+    assert r.returncode == 0, r.stderr
+    wa, wb = load_file(a / "discriminator.safetensors"), load_file(b / "discriminator.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
 def test_resumed_batches_continue_the_order(data, tmp_path):
     run = C.Run(dir=tmp_path, config=make_config("smoke"), brush=BRUSH, data=data[0], heldout=None, seed=5)
     straight = C.batches(run)
@@ -130,6 +144,11 @@ def test_config_overrides_are_checked():
         make_config("huge")
     with pytest.raises(BrushworkError, match="r1_every must be at least 1"):
         make_config("default", ["r1_every=0"])
+    # every setting of the loop is in the config: Adam betas, warm-up, logging cadence
+    cfg = make_config("default", ["gan_betas=0.4,0.9", "warmup_steps=10", "log_every=5"])
+    assert cfg.gan_betas == (0.4, 0.9) and cfg.warmup_steps == 10 and cfg.log_every == 5
+    with pytest.raises(BrushworkError, match="generator_betas must be two numbers in"):
+        make_config("default", ["generator_betas=0.9,1.5"])
 
 
 def test_loss_curves_one_panel_per_stage(tmp_path):

@@ -118,7 +118,7 @@ def batches(run: Run, seed_offset: int = 0, skip: int = 0) -> Iterator[dict[str,
 
 
 def lr_at(step: int, total: int, base: float, warmup: int = 200) -> float:
-    """Linear warm-up then cosine decay to 5 % of the base rate."""
+    """Linear warm-up over `warmup` steps (TrainConfig.warmup_steps) then cosine decay to 5 % of the base rate."""
     if step < warmup:
         return base * (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)

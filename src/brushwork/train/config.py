@@ -20,6 +20,7 @@ class TrainConfig:
     painter_channels: tuple[int, ...] = (128, 63, 31, 7, 3)
     generator_steps: int = 12_000
     generator_lr: float = 1e-3
+    generator_betas: tuple[float, ...] = (0.9, 0.99)  # Adam; beta2 0.99 (not 0.999) follows the fast cosine schedule
     alpha_weight: float = 10.0  # coverage BCE (~0.1): white background makes RGB losses lenient
     perceptual_every: int = 4  # add the perceptual loss every k steps: it costs twice a pixel-only step
     perceptual_strokes: int = 16  # strokes of each batch that the perceptual loss sees (cost)
@@ -29,15 +30,20 @@ class TrainConfig:
     # discriminator (stage 2)
     discriminator_steps: int = 1_500
     discriminator_lr: float = 2e-4
+    # Adam without momentum for D (as StyleGAN2): its target moves with the painter; stage 3 uses it too
+    discriminator_betas: tuple[float, ...] = (0.0, 0.99)
     r1_weight: float = 1.0  # R1 gradient penalty on real strokes: keeps D smooth and the GAN stable
     r1_every: int = 4  # lazy R1 (StyleGAN2): the double backward on every 4th D step, weighted x4
     # GAN (stage 3)
     gan_steps: int = 3_000
     gan_lr: float = 2e-4  # warm-up then cosine decay, like stage 1
+    gan_betas: tuple[float, ...] = (0.5, 0.99)  # the painter's Adam in stage 3: less momentum, as usual in GANs
     adversarial_weight: float = 0.05  # small next to the reconstruction terms: sharpen, not drift
     gan_perceptual_every: int = 1  # stage 3 applies the perceptual loss every step: it is what lowers the FID
     gan_ema: float = 0.999  # the GAN painter saved is an EMA of its weights (decay warmed up, see gan.py)
-    # bookkeeping
+    # schedule and bookkeeping
+    warmup_steps: int = 200  # linear learning-rate warm-up of stages 1 and 3 (then cosine decay to 5 %)
+    log_every: int = 50  # a metrics.jsonl row every k steps: small files, curves still smooth
     eval_every: int = 1_000
     sample_every: int = 2_000
     checkpoint_every: int = 500
@@ -82,8 +88,9 @@ def _parse(value: str, current):
         if value.lower() in ("0", "false", "no"):
             return False
         raise ValueError(value)
-    if isinstance(current, tuple):
-        return tuple(int(v) for v in value.strip("()").split(",") if v.strip())
+    if isinstance(current, tuple):  # elements of the default's type: channels are ints, betas floats
+        kind = type(current[0]) if current else int
+        return tuple(kind(v) for v in value.strip("()").split(",") if v.strip())
     return type(current)(value)
 
 
@@ -128,6 +135,10 @@ def check_config(cfg: TrainConfig) -> None:
             raise BrushworkError(f"{f.name} must be {'> 0' if f.name.endswith('_lr') else '>= 0'}, got {v}")
     if not 0 <= cfg.gan_ema < 1:
         raise BrushworkError(f"gan_ema must be in [0, 1), got {cfg.gan_ema}")
+    for name in ("generator_betas", "discriminator_betas", "gan_betas"):
+        betas = getattr(cfg, name)
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise BrushworkError(f"{name} must be two numbers in [0, 1), got {betas}")
     if not cfg.painter_channels or any(c < 1 for c in cfg.painter_channels):
         raise BrushworkError(f"painter_channels must be positive, got {cfg.painter_channels}")
     if cfg.eval_strokes > cfg.heldout_strokes:
