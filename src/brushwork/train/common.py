@@ -173,8 +173,9 @@ def plot_curves(run: Run, out: Path | None = None) -> Path | None:
     """loss_curves.png from metrics.jsonl: one panel per stage, steps on x, every logged metric a line.
 
     Training metrics share the left axis, on a log scale when they span more than two decades (the
-    perceptual style term starts orders of magnitude above where it ends); the held-out rows
-    (`<stage>_eval`: PSNR in dB, L1, discriminator accuracy) go on a second axis with markers.
+    perceptual style term starts orders of magnitude above where it ends), with the held-out L1 and
+    discriminator accuracy (`<stage>_eval` rows, dashed with markers); the held-out PSNR in dB has
+    its own axis on the right.
     matplotlib is imported here only: plotting is the one place training needs it.
     """
     if not run.is_main or not (run.dir / "metrics.jsonl").exists():
@@ -198,9 +199,16 @@ def plot_curves(run: Run, out: Path | None = None) -> Path | None:
 
     fig, axes = plt.subplots(1, len(series), figsize=(5.5 * len(series), 4.2), squeeze=False)
     for ax, (stage, by_kind) in zip(axes[0], series.items(), strict=True):
-        values = [v for pts in by_kind["train"].values() for _, v in pts]
-        for name, pts in sorted(by_kind["train"].items()):
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=name, linewidth=1.2)
+        # held-out PSNR (dB) gets its own axis; the other held-out metrics (L1, accuracy) share the left one
+        evals = {f"held-out {k}": v for k, v in by_kind["eval"].items() if k != "psnr"}
+        values = [v for pts in [*by_kind["train"].values(), *evals.values()] for _, v in pts]
+        for i, (name, pts) in enumerate([*sorted(by_kind["train"].items()), *sorted(evals.items())]):
+            held_out = name.startswith("held-out")
+            # the cycle has 10 colours and stage 3 logs more series: line styles tell the rest apart
+            style = "--" if held_out else ("-", "--", ":")[i // 10]
+            marker = "o" if held_out or len(pts) < 3 else None  # a single row would otherwise not show
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=name, linewidth=1.2, markersize=3,
+                    marker=marker)  # fmt: skip
         positive = [v for v in values if v > 0]
         if positive and max(positive) / min(positive) > 100:
             if len(positive) == len(values):
@@ -212,13 +220,12 @@ def plot_curves(run: Run, out: Path | None = None) -> Path | None:
         ax.set_ylabel("training loss / metric")
         ax.grid(True, alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
-        if by_kind["eval"]:
+        if "psnr" in by_kind["eval"]:
             ax2 = ax.twinx()
-            for i, (name, pts) in enumerate(sorted(by_kind["eval"].items())):
-                # colours from the far end of the cycle, so no held-out line shares a training line's colour
-                ax2.plot([p[0] for p in pts], [p[1] for p in pts], "o--", color=f"C{9 - i}", label=f"held-out {name}",
-                         markersize=3)  # fmt: skip
-            ax2.set_ylabel("held-out metric (PSNR in dB)")
+            pts = by_kind["eval"]["psnr"]
+            ax2.plot([p[0] for p in pts], [p[1] for p in pts], "s-", color="black", label="held-out PSNR (dB)",
+                     markersize=3, linewidth=1.5)  # fmt: skip
+            ax2.set_ylabel("held-out PSNR (dB)")
             h2, l2 = ax2.get_legend_handles_labels()
             handles, labels = handles + h2, labels + l2
         ax.legend(handles, labels, fontsize=7, loc="best")
