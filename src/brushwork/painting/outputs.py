@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -207,35 +207,36 @@ def save_outputs(
     opts = options or SaveOptions(**settings)  # type: ignore[arg-type]
     folder = prepare_folder(out_dir)
     notes: list[str] = []
-    notify = opts.notify
 
     def note(text: str) -> None:
         notes.append(text)
-        notify(text)
+        opts.notify(text)
 
-    opts.notify = note
+    writer_opts = replace(opts, notify=note)  # the caller's options stay as they are
     files: list[Path] = []
+    written: list[Path] = []
     timings: dict[str, float] = {}
     staging = Path(tempfile.mkdtemp(prefix=".brushwork-staging-", dir=folder))
     moved = 0
     try:
         for name, write in WRITERS.items():
             t = time.perf_counter()
-            files += write(painting, staging, opts)
+            files += write(painting, staging, writer_opts)
             timings[name] = time.perf_counter() - t
         written = [folder / f.name for f in files]
-        moved = 0
         for f, dest in zip(files, written, strict=True):
             os.replace(f, dest)
             moved += 1
         for name in set(OUTPUT_FILES) - {f.name for f in written}:  # an earlier run's, not this one's
             (folder / name).unlink(missing_ok=True)
     except OSError as e:
-        raise BrushworkError(
-            f"could not write the outputs into {folder}: {e.strerror or e}; nothing new was written"
-        ) from None
+        done = (
+            "nothing new was written"
+            if not moved
+            else f"only {', '.join(f.name for f in written[:moved])} were replaced"
+        )
+        raise BrushworkError(f"could not write the outputs into {folder}: {e.strerror or e}; {done}") from None
     finally:
-        opts.notify = notify
         shutil.rmtree(staging, ignore_errors=True)
     agreement = psnr(painting.neural_image(), painting.image) if painting.real else None
     return SaveReport(folder, written, timings, notes, agreement)
