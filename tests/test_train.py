@@ -155,7 +155,7 @@ def test_loss_curves_one_panel_per_stage(tmp_path):
     from PIL import Image
 
     run = C.Run(dir=tmp_path, config=make_config("smoke"), brush=BRUSH, data=tmp_path, heldout=None)
-    rows = [{"stage": "generator", "step": s, "loss": 10.0 ** -s, "alpha_l1": 0.1} for s in range(4)]
+    rows = [{"stage": "generator", "step": s, "loss": 10.0**-s, "alpha_l1": 0.1} for s in range(4)]
     rows += [{"stage": "generator_eval", "step": 4, "psnr": 20.0}, {"stage": "gan", "step": 0, "adv": -0.5}]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = C.plot_curves(run)

@@ -19,9 +19,9 @@ def shipped_brushes() -> list[str]:
 
 
 def painter_path(brush: str | Path) -> Path:
-    """The painter file for a brush name, or the given .safetensors path."""
+    """The painter file for a shipped brush name, or the given file (.safetensors or any existing path)."""
     text = str(brush)
-    if text.endswith(".safetensors"):
+    if text.endswith(".safetensors") or Path(text).expanduser().is_file():
         return Path(text).expanduser()
     path = _file_for(text)
     if not path.is_file():

@@ -35,6 +35,7 @@ class Run:
     rank: int = 0
     world_size: int = 1
     progress: bool = True
+    init: dict | None = None  # where a fine-tune started (--init): painter, its brush, sha256
     started: float = field(default_factory=time.time)
 
     @property
@@ -74,7 +75,8 @@ class Run:
         commands.append(command)
         if self.is_main:
             cfg = {"brush": self.brush, "data": str(self.data), "heldout": str(self.heldout), "seed": self.seed,
-                   "world_size": self.world_size, "commands": commands, "config": asdict(self.config)}  # fmt: skip
+                   "world_size": self.world_size, "commands": commands, "config": asdict(self.config),
+                   **({"init": self.init} if self.init else {})}  # fmt: skip
             path.write_text(json.dumps(cfg, indent=2) + "\n")
         return commands
 

@@ -12,10 +12,12 @@ Run folder (default runs/<brush>):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shlex
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -64,6 +66,22 @@ def _ensure_data(run: C.Run, generate: bool) -> None:
         C.barrier()
 
 
+def load_init(spec: str) -> tuple[torch.nn.Module, dict]:
+    """The painter `--init` names (a shipped brush or a painter file), ready to train, and where it came from.
+
+    Any file that is not a painter is one BrushworkError (Painter.from_pretrained checks format,
+    architecture and weights), before any data is painted or any folder written.
+    """
+    from brushwork.models.painter import Painter
+    from brushwork.models.registry import painter_path
+
+    path = painter_path(spec)
+    painter = Painter.from_pretrained(path)
+    origin = {"painter": spec, "brush": painter.metadata.get("brush", "unknown"),
+              "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}  # fmt: skip
+    return painter.train().requires_grad_(True), origin
+
+
 def final_evaluation(run: C.Run, painters: dict[str, Path], disc_path: Path | None) -> tuple[dict, dict | None]:
     """(test, validation) held-out metrics for each painter file; FID needs the MobileNetV2 weights.
 
@@ -98,14 +116,29 @@ def run_training(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     info = require_learnable(resolve_brush(args.brush))
-    cfg = make_config(args.preset, args.set)
+    cfg = make_config(args.preset or ("finetune" if args.init else "default"), args.set)
+    init, origin = None, None
+    if args.init:
+        if args.stage not in ("all", "generator"):
+            raise BrushworkError("--init starts the generator stage: use it with 'train all' or 'train generator'")
+        if any(item.replace("-", "_").startswith("painter_channels") for item in args.set):
+            raise BrushworkError("--init keeps the starting painter's architecture: drop --set painter_channels")
+        init, origin = load_init(args.init)
+        cfg = cfg.replace(painter_channels=tuple(init.config.channels))
     rank, world = C.setup_distributed()
     run_dir = Path(args.run_dir or f"runs/{slug(info.name)}")
     data = Path(args.data or f"data/{slug(info.name)}/train")
     heldout = Path(args.heldout) if args.heldout else (None if args.data else Path(f"data/{slug(info.name)}/heldout"))
     run = C.Run(dir=run_dir, config=cfg, brush=info.name, data=data, heldout=heldout, seed=args.seed,
-                rank=rank, world_size=world, progress=not args.quiet)  # fmt: skip
+                rank=rank, world_size=world, progress=not args.quiet, init=origin)  # fmt: skip
+    if args.resume:
+        _check_resume(run)
     run_dir.mkdir(parents=True, exist_ok=True)
+    init_file = run_dir / "painter_init.safetensors"
+    if run.is_main and init is not None:  # kept as it was before training changes it: scored at the end
+        init.save_pretrained(init_file, {"brush": origin["brush"], "stage": "init"})
+    elif run.is_main and not args.resume:
+        init_file.unlink(missing_ok=True)  # an earlier fine-tune's start, not this run's
     command = (
         "brushwork " + shlex.join(sys.argv[1:]) if sys.argv and "brushwork" in sys.argv[0] else shlex.join(sys.argv)
     )
@@ -116,14 +149,15 @@ def run_training(args: argparse.Namespace) -> None:
     # the perceptual loss's network (MobileNetV2 or the user's VGG19), built once for all stages
     extractor = FeatureExtractor.vgg19(args.vgg19) if args.vgg19 else FeatureExtractor.mobilenet_v2()
     meta = {"brush": info.name, "action_fields": ",".join(FIELDS),
-            "command": " && ".join(commands), "data_seed": str(args.seed), "data": str(data)}  # fmt: skip
+            "command": " && ".join(commands), "data_seed": str(args.seed), "data": str(data),
+            **({"init": origin} if origin else {})}  # fmt: skip
     stages = ["generator", "discriminator", "gan"] if args.stage == "all" else [args.stage]
     p_gen, p_disc = run_dir / "painter_generator.safetensors", run_dir / "discriminator.safetensors"
     p_gan, p_disc_gan = run_dir / "painter_gan.safetensors", run_dir / "discriminator_gan.safetensors"
 
     for stage in stages:
         if stage == "generator":
-            painter = train_generator(run, resume=args.resume, extractor=extractor)
+            painter = train_generator(run, painter=init, resume=args.resume, extractor=extractor)
             if run.is_main:
                 painter.save_pretrained(p_gen, {**meta, "stage": "generator"})
         elif stage == "discriminator":
@@ -144,7 +178,10 @@ def run_training(args: argparse.Namespace) -> None:
         C.plot_curves(run)
 
     if run.is_main and "gan" in stages and run.heldout is not None:
-        metrics, validation = final_evaluation(run, {"generator": p_gen, "gan": p_gan}, p_disc_gan)
+        painters = {"generator": p_gen, "gan": p_gan}
+        if init_file.exists():  # the starting painter, scored on this brush's held-out strokes too
+            painters["init"] = init_file
+        metrics, validation = final_evaluation(run, painters, p_disc_gan)
         if validation is None:
             print(f"warning: fewer than {2 * EVAL_STROKES} held-out strokes, so the GAN painter is chosen on the "
                   "reported test strokes themselves", file=sys.stderr)  # fmt: skip
@@ -154,7 +191,8 @@ def run_training(args: argparse.Namespace) -> None:
         use_gan = gan.get("fid", 1e9) < gen.get("fid", 0) and gan["psnr"] >= gen["psnr"] - 1.0
         chosen = "gan" if use_gan else "generator"
         summary = {"brush": info.name, "commands": commands, "data_seed": args.seed,
-                   "heldout_seed": args.seed + HELDOUT_SEED_OFFSET, "chosen": chosen, "metrics": metrics,
+                   "heldout_seed": args.seed + HELDOUT_SEED_OFFSET, **({"init": origin} if origin else {}),
+                   "chosen": chosen, "metrics": metrics,
                    "validation_metrics": validation or "none: held-out set too small, chosen on the test strokes",
                    "minutes": round((time.time() - run.started) / 60, 1)}  # fmt: skip
         (run_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -163,6 +201,30 @@ def run_training(args: argparse.Namespace) -> None:
         print(json.dumps(summary, indent=2))
     if world > 1:
         torch.distributed.destroy_process_group()
+
+
+# settings a resumed run may change: they decide what is logged and saved, not what is trained
+BOOKKEEPING = {"log_every", "eval_every", "sample_every", "checkpoint_every"}
+
+
+def _check_resume(run: C.Run) -> None:
+    """--resume continues the run its folder holds: the same settings and the same starting painter."""
+    path = run.dir / "config.json"
+    if not path.exists():
+        return
+    old = json.loads(path.read_text())
+    now = json.loads(json.dumps(asdict(run.config)))  # tuples as lists, as config.json has them
+    before = old.get("config", {})
+    changed = [f"{k} {before[k]} -> {v}" for k, v in now.items() if k in before and k not in BOOKKEEPING
+               and before[k] != v]  # fmt: skip
+    if (old.get("init") or {}).get("sha256") != (run.init or {}).get("sha256"):
+        start = lambda o: o["painter"] if o else "scratch"  # noqa: E731
+        changed.append(f"--init {start(old.get('init'))} -> {start(run.init)}")
+    if changed:
+        raise BrushworkError(
+            f"--resume with other settings than {run.dir} was started with ({'; '.join(changed)}): repeat its "
+            "command (config.json, 'commands') with --resume"
+        )
 
 
 def _need(path: Path) -> Path:
