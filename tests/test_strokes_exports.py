@@ -95,7 +95,7 @@ def test_round_trip_exact(tmp_path, suffix):
     s.save(path)
     r = load(path)
     assert (r.brush, r.width, r.height, r.background) == (s.brush, s.width, s.height, s.background)
-    for name in ("actions", "windows", "levels"):
+    for name in ("actions", "windows", "levels", "brush_ids"):
         a, b = getattr(s, name), getattr(r, name)
         assert a.dtype == b.dtype and np.array_equal(a, b), name
     assert leftovers(tmp_path) == []
@@ -105,9 +105,10 @@ def test_json_schema_layout(tmp_path):
     path = tmp_path / "p.json"
     make_strokes(3).to_json(path)
     doc = json.loads(path.read_text())
-    assert doc["schema"] == SCHEMA and doc["version"] == VERSION == 1
-    assert doc["action_fields"] == list(FIELDS)
-    assert set(doc["strokes"][0]) == {"level", "window", "action"} and len(doc["strokes"][0]["action"]) == 12
+    assert doc["schema"] == SCHEMA and doc["version"] == VERSION == 2
+    assert doc["action_fields"] == list(FIELDS) and doc["brushes"] == ["classic/dry_brush"]
+    assert set(doc["strokes"][0]) == {"level", "brush", "window", "action"} and len(doc["strokes"][0]["action"]) == 12
+    assert doc["strokes"][0]["brush"] == "classic/dry_brush"
     empty = tmp_path / "e.json"
     StrokeList.empty("b", 8, 8, (1, 1, 1)).to_json(empty)
     assert len(load(empty)) == 0
@@ -127,16 +128,27 @@ def rewrite(path: Path, **changes) -> None:
     path.write_text(json.dumps(doc))
 
 
+B = "classic/dry_brush"
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [
         ({"schema": "someone.else"}, "not a brushwork strokes file"),
-        ({"version": 2}, "version 2 is newer"),
+        ({"version": 3}, "version 3 is newer"),
         ({"version": "1"}, "invalid strokes schema version"),
         ({"action_fields": list(FIELDS)[::-1]}, "action_fields"),
         ({"width": "wide"}, "width"),
-        ({"strokes": [{"level": 0, "window": [0, 0, 8], "action": [0.5] * 11}]}, "12-number"),
-        ({"strokes": [{"level": 0, "window": [0, 0, 8], "action": [2.0] * 12}]}, r"\[0, 1\]"),
+        ({"strokes": [{"level": 0, "brush": B, "window": [0, 0, 8], "action": [0.5] * 11}]}, "12-number"),
+        ({"strokes": [{"level": 0, "brush": B, "window": [0, 0, 8], "action": [2.0] * 12}]}, r"\[0, 1\]"),
+        ({"strokes": [{"level": 0, "window": [0, 0, 8], "action": [0.5] * 12}]}, "needs 'level', 'brush'"),
+        (
+            {"strokes": [{"level": 0, "brush": "classic/pen", "window": [0, 0, 8], "action": [0.5] * 12}]},
+            "'classic/pen' is not one of 'brushes'",
+        ),
+        ({"strokes": [{"level": 0, "brush": None, "window": [0, 0, 8], "action": [0.5] * 12}]}, "None is not one"),
+        ({"brushes": [], "strokes": []}, "non-empty list"),
+        ({"brushes": [B, B]}, "must not repeat"),
     ],
 )
 def test_json_checks(tmp_path, changes, message):

@@ -94,6 +94,7 @@ def cmd_paint(args: argparse.Namespace) -> None:
     from brushwork.painting.config import PaintConfig
     from brushwork.painting.outputs import SaveOptions, prepare_folder, save_outputs
     from brushwork.painting.pipeline import PaintPipeline, continue_strokes
+    from brushwork.painting.plan import check_brush_count, level_windows
     from brushwork.painting.strokes import load as load_strokes
 
     config = PaintConfig(
@@ -110,6 +111,7 @@ def cmd_paint(args: argparse.Namespace) -> None:
         target = fit_to_canvas(load_image(path), args.size, name=path)
         if init is not None:
             continue_strokes(init, args.brush, *target.shape[:2], label=args.init)
+        check_brush_count(len(config.brush_list()), len(level_windows(*target.shape[:2], config)))
     pipe = PaintPipeline(config)  # checks brush and painter: a bad one fails here, before any folder or note
     folders = _folders(args.images, Path(args.out))
     inputs = (*args.images, *([args.init] if args.init else []))
@@ -251,7 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strokes", type=_positive_int, default=None,
                    help="number of strokes (default: 2000, or chosen to fit --time-budget)")  # fmt: skip
     s.add_argument("--size", type=_positive_int, default=512, help="long side of the canvas in px (default: 512)")
-    s.add_argument("--brush", default=DEFAULT_BRUSH, help=f"brush with a painter (default: {DEFAULT_BRUSH})")
+    s.add_argument("--brush", default=DEFAULT_BRUSH, help=f"brush with a painter (default: {DEFAULT_BRUSH}); "
+                   "several, comma-separated, paint the levels coarse to fine: 'classic/coarse_bulk_2,classic/pen' "
+                   "blocks in with the first and details with the last; one per level gives each its own")  # fmt: skip
     s.add_argument("--painter", default=None, help="a painter .safetensors file instead of the shipped one")
     s.add_argument(
         "--loss",
@@ -336,7 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", default=None, metavar="DIR", help="training shards (ours or Kaggle's)")
     s.add_argument("--heldout", default=None, metavar="DIR", help="held-out shards for evaluation")
     s.add_argument("--run-dir", default=None, metavar="DIR", help="run folder (default: runs/<brush>)")
-    s.add_argument("--preset", default="default", help="config preset: default or quick")
+    s.add_argument("--preset", default=None, help="config preset: default, quick or finetune "
+                   "(default: finetune with --init, else default)")  # fmt: skip
+    s.add_argument("--init", default=None, metavar="PAINTER", help="start from a trained painter (a shipped "
+                   "brush or a .safetensors file) and fine-tune it to --brush: minutes, not an hour")  # fmt: skip
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")

@@ -31,9 +31,22 @@ from brushwork.engine.libmypaint import TILE, Brush, Surface, lib
 from brushwork.engine.stroke import pen_path
 from brushwork.errors import BrushworkError
 
+# one brush for every stroke, or a sequence of one brush per stroke (paintings with several brushes)
+BrushSpec = str | os.PathLike | BrushInfo | list | tuple
+
 
 def _brush_info(brush: str | os.PathLike | BrushInfo) -> BrushInfo:
     return brush if isinstance(brush, BrushInfo) else resolve_brush(brush)
+
+
+def _stroke_infos(brush: BrushSpec, n: int) -> list[BrushInfo]:
+    """One BrushInfo per stroke from one brush or a list of N (each distinct brush resolved once)."""
+    if not isinstance(brush, list | tuple):
+        return [_brush_info(brush)] * n
+    if len(brush) != n:
+        raise ValueError(f"need one brush per stroke: {len(brush)} brushes for {n} strokes")
+    infos: dict = {}
+    return [infos.setdefault(b if isinstance(b, BrushInfo) else str(b), _brush_info(b)) for b in brush]
 
 
 def _draw(info: BrushInfo, surface: Surface, action: np.ndarray, x0: float, y0: float, w: float) -> None:
@@ -134,11 +147,12 @@ class EngineCanvas:
         self,
         width: int,
         height: int,
-        brush: str | os.PathLike | BrushInfo = "classic/dry_brush",
+        brush: str | os.PathLike | BrushInfo | None = "classic/dry_brush",
         background: tuple[float, float, float] = (1.0, 1.0, 1.0),
         scale: float = 1.0,
     ) -> None:
-        self.info = _brush_info(brush)
+        # None: no default brush, every `alphas`/`paint` call names a brush per stroke
+        self.info = None if brush is None else _brush_info(brush)
         self.scale = float(scale)
         self.width, self.height = max(1, round(width * scale)), max(1, round(height * scale))
         self.background = np.asarray(background, dtype=np.float32)
@@ -146,13 +160,19 @@ class EngineCanvas:
         self.prem = np.zeros((self.height, self.width, 4), np.float32)  # premultiplied RGBA of the strokes
         self.strokes = 0
 
-    def alphas(self, actions: np.ndarray, windows: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    def alphas(
+        self, actions: np.ndarray, windows: np.ndarray, brushes: list | tuple | None = None
+    ) -> list[tuple[int, int, np.ndarray]]:
         """Each stroke's real coverage on this canvas's pixel grid: [(x, y, alpha (h, w) float32), ...].
 
-        `windows` (N, 3) are (x0, y0, w) on the unscaled canvas. A box covers every tile the stroke
-        touched, so it holds all of its paint; boxes may reach outside the canvas.
+        `windows` (N, 3) are (x0, y0, w) on the unscaled canvas; `brushes` one brush per stroke
+        (default: the canvas's brush). A box covers every tile the stroke touched, so it holds all of
+        its paint; boxes may reach outside the canvas.
         """
-        return stroke_alphas(actions, np.asarray(windows, np.float64).reshape(-1, 3) * self.scale, self.info)
+        win = np.asarray(windows, np.float64).reshape(-1, 3) * self.scale
+        if brushes is None and self.info is None:
+            raise ValueError("this canvas has no brush of its own: give one brush per stroke")
+        return stroke_alphas(actions, win, self.info if brushes is None else brushes)
 
     def composite(self, boxes: list[tuple[int, int, np.ndarray]], colors: np.ndarray) -> None:
         """Paint coverages (from `alphas`) with colours (N, 3) in [0, 1] over the painting, in order."""
@@ -170,13 +190,14 @@ class EngineCanvas:
             region += ai * np.append(c, np.float32(1.0))
         self.strokes += len(boxes)
 
-    def paint(self, actions: np.ndarray, windows: np.ndarray) -> None:
-        """Paint (N, 12) actions in their (N, 3) windows (x0, y0, w) of the unscaled canvas, in order."""
+    def paint(self, actions: np.ndarray, windows: np.ndarray, brushes: list | tuple | None = None) -> None:
+        """Paint (N, 12) actions in their (N, 3) windows (x0, y0, w) of the unscaled canvas, in order
+        (`brushes`: one per stroke, default the canvas's brush)."""
         acts = A.check_actions(actions)
         win = np.asarray(windows, dtype=np.float64).reshape(-1, 3)
         if len(win) != len(acts):
             raise ValueError(f"windows must have one row per action: {len(win)} rows for {len(acts)} actions")
-        self.composite(self.alphas(acts, win), acts[:, A.COLOR])
+        self.composite(self.alphas(acts, win, brushes), acts[:, A.COLOR])
 
     def premultiplied(self) -> np.ndarray:
         """float32 (h, w, 4) premultiplied RGBA of the strokes alone (transparent where unpainted)."""
@@ -193,7 +214,7 @@ def render_canvas(
     windows: np.ndarray,
     width: int,
     height: int,
-    brush: str | os.PathLike | BrushInfo = "classic/dry_brush",
+    brush: BrushSpec = "classic/dry_brush",
     background: tuple[float, float, float] = (1.0, 1.0, 1.0),
     scale: float = 1.0,
 ) -> np.ndarray:
@@ -203,33 +224,35 @@ def render_canvas(
         actions: (N, 12) in [0, 1].
         windows: (N, 3) float: each stroke's window (x0, y0, w) in canvas px.
         width, height: the canvas size in px that `windows` refer to.
+        brush: one brush for all strokes, or a list of N (a brush per stroke).
         background: RGB in [0, 1] under the strokes.
         scale: output size / canvas size (2.0 paints at twice the resolution).
 
     Returns:
         float32 (round(height*scale), round(width*scale), 3) RGB in [0, 1].
     """
-    canvas = EngineCanvas(width, height, brush, background, scale)
-    canvas.paint(actions, windows)
+    per_stroke = isinstance(brush, list | tuple)
+    canvas = EngineCanvas(width, height, None if per_stroke else brush, background, scale)
+    canvas.paint(actions, windows, brush if per_stroke else None)
     return canvas.image()
 
 
-def stroke_alphas(
-    actions: np.ndarray, windows: np.ndarray, brush: str | os.PathLike | BrushInfo
-) -> list[tuple[int, int, np.ndarray]]:
+def stroke_alphas(actions: np.ndarray, windows: np.ndarray, brush: BrushSpec) -> list[tuple[int, int, np.ndarray]]:
     """Each stroke's real coverage, painted alone: [(x, y, alpha (h, w) float32), ...] in canvas px.
+
+    `brush` is one brush for all strokes or a list with one brush per stroke.
 
     A stroke's box is the bounding box of its paint (found from the 64 px tiles it touched, so it holds
     all of it whatever the brush's reach); boxes may reach outside the canvas (crop them). With normal blending
     the coverage does not depend on the stroke's colour or on what lies under it: over a canvas C the
     stroke paints C * (1 - alpha) + alpha * colour.
     """
-    info = _brush_info(brush)
     acts = A.check_actions(actions)
     win = np.asarray(windows, dtype=np.float64).reshape(-1, 3)
+    infos = _stroke_infos(brush, len(acts))
     surface = Surface()
     out = []
-    for action, (x0, y0, w) in zip(acts, win, strict=True):
+    for info, action, (x0, y0, w) in zip(infos, acts, win, strict=True):
         surface.clear()
         _draw(info, surface, action, x0, y0, w)
         if not surface.tiles:  # nothing painted (e.g. zero pressure): an empty box

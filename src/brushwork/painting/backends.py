@@ -13,9 +13,10 @@ A backend holds the painting of every finished level and is told each finished l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -32,9 +33,34 @@ def painter_alphas(painter: Painter, actions: Tensor) -> Tensor:
     return painter.alpha(actions.to(next(painter.parameters()).device)).float()
 
 
+Painters = Painter | Mapping[str, Painter]  # one painter, or one per brush name (several brushes)
+
+
+@torch.no_grad()
+def strokes_painter_alphas(painters: Painters, strokes: StrokeList) -> Tensor:
+    """(N, 1, 64, 64) each stroke's coverage by its own brush's painter (`painters` by brush name)."""
+    if isinstance(painters, Painter):
+        painters = dict.fromkeys(strokes.brushes, painters)
+    missing = [b for b in strokes.brushes if b not in painters]
+    if missing:
+        raise ValueError(f"no painter for brush {missing[0]!r} (have {', '.join(painters)})")
+    first = painters[strokes.brushes[0]]
+    acts = torch.from_numpy(strokes.actions).to(next(first.parameters()).device)
+    if len(strokes.brushes) == 1:
+        return painter_alphas(first, acts)
+    out = None
+    for i, brush in enumerate(strokes.brushes):
+        idx = torch.from_numpy(np.flatnonzero(strokes.brush_ids == i)).to(acts.device)
+        if len(idx):
+            alpha = painter_alphas(painters[brush], acts[idx])
+            out = acts.new_zeros((len(acts), *alpha.shape[1:])) if out is None else out
+            out[idx] = alpha
+    return out if out is not None else acts.new_zeros((0, 1, first.config.out_size, first.config.out_size))
+
+
 @torch.no_grad()
 def paint_strokes(
-    painter: Painter,
+    painter: Painters,
     strokes: StrokeList,
     canvas: Tensor | None = None,
     scale: float = 1.0,
@@ -45,6 +71,7 @@ def paint_strokes(
     """Composite a stroke list with the painter, stroke by stroke, at `scale` times its canvas size.
 
     Args:
+        painter: the painter, or one per brush name when the strokes use several brushes.
         canvas: (3, H, W) to paint on; default: the background colour at the scaled canvas size.
         alpha: (N, 1, 64, 64) the painter's alphas for these strokes, if already computed.
         snapshots, on_snapshot: time-lapse frames, see `composite_strokes`.
@@ -52,12 +79,13 @@ def paint_strokes(
     Returns:
         The painted canvas (3, H, W) in [0, 1] and one (3, H, W) per snapshot.
     """
-    device = next(painter.parameters()).device
+    any_painter = painter if isinstance(painter, Painter) else next(iter(painter.values()))
+    device = next(any_painter.parameters()).device
     if canvas is None:
         h, w = max(1, round(strokes.height * scale)), max(1, round(strokes.width * scale))
         canvas = torch.tensor(strokes.background, dtype=torch.float32, device=device)[:, None, None].expand(3, h, w)
     acts = torch.from_numpy(strokes.actions).to(device)
-    alpha = painter_alphas(painter, acts) if alpha is None else alpha
+    alpha = strokes_painter_alphas(painter, strokes) if alpha is None else alpha
     wins = torch.from_numpy(strokes.windows).to(device).double() * scale
     return composite_strokes(canvas, alpha, acts[:, A.COLOR], wins, snapshots, on_snapshot)
 
@@ -71,7 +99,7 @@ class Backend(Protocol):
     real: bool  # True: `image` is the real brush's painting and `coverage` gives real strokes
     image: Tensor  # (3, H, W) in [0, 1]
 
-    def coverage(self, actions: Tensor, size: int) -> Tensor | None: ...
+    def coverage(self, actions: Tensor, size: int, brush: str) -> Tensor | None: ...
 
     def commit(self, level: StrokeList, target: Tensor | None) -> StrokeList: ...
 
@@ -79,18 +107,18 @@ class Backend(Protocol):
 
 
 class NeuralBackend:
-    """The painting as the painter sees it: every level composited with the painter's coverage."""
+    """The painting as the painter sees it: every level composited with its brush's painter's coverage."""
 
     real = False
 
-    def __init__(self, painter: Painter, strokes: StrokeList, device: torch.device) -> None:
+    def __init__(self, painter: Painters, strokes: StrokeList, device: torch.device) -> None:
         self.painter = painter
         bg = torch.tensor(strokes.background, dtype=torch.float32, device=device)[:, None, None]
         self.image = bg.expand(3, strokes.height, strokes.width).contiguous()
         if len(strokes):
             self.commit(strokes, None)
 
-    def coverage(self, actions: Tensor, size: int) -> Tensor | None:
+    def coverage(self, actions: Tensor, size: int, brush: str) -> Tensor | None:
         return None  # no real brush: the forward pass is the painter's
 
     def commit(self, level: StrokeList, target: Tensor | None) -> StrokeList:
@@ -104,8 +132,10 @@ class NeuralBackend:
 class EngineBackend:
     """The painting as the real brush paints it, at the canvas resolution (`EngineCanvas`).
 
+    Each stroke is painted with its own brush (`StrokeList.brush_ids`): a painting may mix brushes.
+
     Args:
-        strokes: the painting so far (its brush, canvas size, background, and any strokes to continue).
+        strokes: the painting so far (its brushes, canvas size, background, and any strokes to continue).
         refit: refit each committed level's colours against the real composite before painting it.
     """
 
@@ -114,13 +144,14 @@ class EngineBackend:
     def __init__(self, strokes: StrokeList, device: torch.device, refit: bool = True) -> None:
         from brushwork.engine import EngineCanvas, resolve_brush
 
-        self.brush = resolve_brush(strokes.brush)  # raises BrushworkError without libmypaint's brushes
+        for brush in strokes.brushes:
+            resolve_brush(brush)  # raises BrushworkError without libmypaint's brushes
         self.device = device
         self.refit = refit
-        self.canvas = EngineCanvas(strokes.width, strokes.height, self.brush, strokes.background)
+        self.canvas = EngineCanvas(strokes.width, strokes.height, None, strokes.background)
         # every stroke's real coverage at the canvas resolution, in painting order: the outputs (video
         # frames, OpenRaster layers) composite these again instead of asking the engine twice
-        boxes = self.canvas.alphas(strokes.actions, strokes.windows)
+        boxes = self.canvas.alphas(strokes.actions, strokes.windows, strokes.stroke_brushes())
         self.canvas.composite(boxes, strokes.actions[:, A.COLOR])
         self.coverage_boxes: list | None = []
         self._keep(boxes)
@@ -139,23 +170,23 @@ class EngineBackend:
     def _read(self) -> Tensor:
         return torch.from_numpy(self.canvas.image()).permute(2, 0, 1).contiguous().to(self.device)
 
-    def coverage(self, actions: Tensor, size: int) -> Tensor:
-        """(N, 12) -> (N, 1, size, size) the real brush's coverage of each stroke in a size px window."""
+    def coverage(self, actions: Tensor, size: int, brush: str) -> Tensor:
+        """(N, 12) -> (N, 1, size, size) the real `brush`'s coverage of each stroke in a size px window."""
         from brushwork.engine import render
 
-        rgba = render(actions.detach().float().cpu().numpy(), self.brush, size=size)
+        rgba = render(actions.detach().float().cpu().numpy(), brush, size=size)
         return torch.from_numpy(rgba[..., 3]).unsqueeze(1).to(self.device)
 
     def commit(self, level: StrokeList, target: Tensor | None) -> StrokeList:
         """Paint a finished level with the real brush (colours refitted first); returns its final strokes."""
-        boxes = self.canvas.alphas(level.actions, level.windows)  # the engine paints each stroke once
+        # the engine paints each stroke once, with its brush
+        boxes = self.canvas.alphas(level.actions, level.windows, level.stroke_brushes())
         if self.refit and target is not None and len(level):
             under = self.image.permute(1, 2, 0).cpu().numpy()
             colors = refit_colors(target.permute(1, 2, 0).cpu().numpy(), under, boxes, level.actions[:, A.COLOR])
             actions = level.actions.copy()
             actions[:, A.COLOR] = colors
-            level = StrokeList(level.brush, level.width, level.height, level.background,
-                               actions, level.windows, level.levels)  # fmt: skip
+            level = level.replace_actions(actions)
         self.canvas.composite(boxes, level.actions[:, A.COLOR])
         self._keep(boxes)
         self.image = self._read()
@@ -177,28 +208,29 @@ class EngineBackend:
         )  # fmt: skip
         actions = painting.actions.copy()
         actions[self.first :, A.COLOR] = colors
-        painting = StrokeList(painting.brush, painting.width, painting.height, painting.background,
-                              actions, painting.windows, painting.levels)  # fmt: skip
+        painting = painting.replace_actions(actions)
         from brushwork.engine import EngineCanvas
 
-        self.canvas = EngineCanvas(painting.width, painting.height, self.brush, painting.background)
+        self.canvas = EngineCanvas(painting.width, painting.height, None, painting.background)
         self.canvas.composite(boxes, painting.actions[:, A.COLOR])
         self.image = self._read()
         return painting
 
 
-def engine_available(brush: str) -> str | None:
-    """None if the real brush can paint `brush` here, else the one-line reason it cannot."""
+def engine_available(brushes: str | tuple[str, ...] | list[str]) -> str | None:
+    """None if the real brush can paint every one of `brushes` here, else the one-line reason it cannot."""
     from brushwork.engine import resolve_brush
     from brushwork.engine.libmypaint import lib
     from brushwork.errors import BrushworkError
 
     try:
         lib()
-        resolve_brush(brush)
+        for brush in [brushes] if isinstance(brushes, str) else brushes:
+            resolve_brush(brush)
     except BrushworkError as e:
         return str(e)
     return None
 
 
-__all__ = ["Backend", "EngineBackend", "NeuralBackend", "engine_available", "paint_strokes", "painter_alphas"]
+__all__ = ["Backend", "EngineBackend", "NeuralBackend", "Painters", "engine_available", "paint_strokes",
+           "painter_alphas", "strokes_painter_alphas"]  # fmt: skip

@@ -26,7 +26,9 @@ class PaintConfig:
     # -- what to paint ------------------------------------------------------------------------------
     strokes: int | None = None  # new strokes; None: DEFAULT_STROKES, or chosen to fit a time budget
     size: int = 512  # long side of the canvas, px; the aspect ratio is the image's
-    brush: str = "classic/dry_brush"  # the brush the strokes are for (its painter, the engine)
+    # the brush the strokes are for (its painter, the engine); several, comma-separated, go coarse to
+    # fine over the levels ("classic/coarse_bulk_2,classic/pen": block in, then detail; see plan.assign_brushes)
+    brush: str = "classic/dry_brush"
     painter: str | None = None  # a painter .safetensors instead of the brush's shipped one
     seed: int = 0  # stroke placement and initial geometry
     device: str = "cpu"
@@ -89,8 +91,9 @@ class PaintConfig:
             raise BrushworkError(f"size must be between {MIN_WINDOW} and {MAX_CANVAS} px, got {self.size}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer) or not 0 <= self.seed < 2**63:
             raise BrushworkError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
-        if not isinstance(self.brush, str) or not self.brush:
-            raise BrushworkError(f"brush must be a brush name or .myb path, got {self.brush!r}")
+        if not isinstance(self.brush, str) or not all(b.strip() for b in self.brush.split(",")):
+            raise BrushworkError(f"brush must be a brush name or .myb path, or several separated by commas, "
+                                 f"got {self.brush!r}")  # fmt: skip
         if self.loss not in LOSSES:
             raise BrushworkError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         if self.steps is not None and self.time_budget is not None:
@@ -137,6 +140,10 @@ class PaintConfig:
                 raise BrushworkError(f"{name} must be (low, high), got {v!r}")
         if len(self.layers) != len(self.layer_weights) or not all(_number(w) for w in self.layer_weights):
             raise BrushworkError("layers and layer_weights need the same length, and the weights must be numbers")
+
+    def brush_list(self) -> tuple[str, ...]:
+        """The brushes, coarse levels first: `brush` split at commas (a name may repeat)."""
+        return tuple(b.strip() for b in self.brush.split(","))
 
     def levels_window_fractions(self) -> tuple[float, ...]:
         """Window side per level as a fraction of the long side: max_stroke halved down to min_stroke."""

@@ -173,7 +173,8 @@ def save_svg(path: PathLike, strokes: StrokeList, scale: float = 1.0) -> None:
     """Write the strokes as an SVG of (width * scale) x (height * scale) px (see the approximation above).
 
     A background rect, then one ``<path d="M sx sy Q qx qy ex ey">`` per stroke in painting order,
-    grouped in ``<g class="level-K">`` runs of consecutive strokes of the same level.
+    grouped in ``<g class="level-K" data-brush="NAME">`` runs of consecutive strokes of the same
+    level and brush.
     """
     strokes.validate()
     if not scale > 0:
@@ -187,23 +188,25 @@ def save_svg(path: PathLike, strokes: StrokeList, scale: float = 1.0) -> None:
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{w}" height="{h}" viewBox="0 0 {w} {h}">',
-        f"<desc>brushwork painting, brush {escape(strokes.brush)}, {len(strokes)} strokes</desc>",
+        f"<desc>brushwork painting, {'brushes' if len(strokes.brushes) > 1 else 'brush'} "
+        f"{escape(', '.join(strokes.brushes))}, {len(strokes)} strokes</desc>",
         f'<rect x="0" y="0" width="{w}" height="{h}" fill="{_hex(strokes.background)}"/>',
     ]
-    level = None
+    group = None
     for i in range(len(strokes)):
-        if strokes.levels[i] != level:
-            if level is not None:
+        if (strokes.levels[i], strokes.brush_ids[i]) != group:
+            if group is not None:
                 out.append("</g>")
-            level = int(strokes.levels[i])
-            out.append(f"<g class={quoteattr(f'level-{level}')}>")
+            group = (int(strokes.levels[i]), int(strokes.brush_ids[i]))
+            brush = strokes.brushes[group[1]]
+            out.append(f"<g class={quoteattr(f'level-{group[0]}')} data-brush={quoteattr(brush)}>")
         (sx, sy), (qx, qy), (ex, ey) = g.start[i], g.control[i], g.end[i]
         d = " ".join(_num(v) for v in (sx, sy)) + " Q " + " ".join(_num(v) for v in (qx, qy, ex, ey))
         out.append(
             f'<path d="M {d}" fill="none" stroke="{_hex(g.color[i])}" stroke-width="{_num(widths[i])}" '
             f'stroke-opacity="{opacities[i]:.3f}" stroke-linecap="round" stroke-linejoin="round"/>'
         )
-    if level is not None:
+    if group is not None:
         out.append("</g>")
     out.append("</svg>\n")
     with atomic_write(path, "w") as f:

@@ -83,7 +83,8 @@ class LevelOptimiser:
 
         Args:
             target: (3, H, W) in [0, 1], the photo at the canvas size.
-            painting: the strokes so far (the level's strokes get its brush, canvas and background).
+            painting: the strokes so far (the level's strokes get its canvas and background; their
+                brush is the level's, which `self.painter` must be the painter of).
             detail: weight the placement by the photo's detail (finer levels).
         """
         cfg = self.config
@@ -115,7 +116,7 @@ class LevelOptimiser:
             alpha = resize_alpha(self.painter.alpha(acts), ww)  # (N, 1, ww, ww)
             if every and step % every == 0:
                 with torch.no_grad():
-                    real, seen = backend.coverage(acts, ww), alpha.detach()
+                    real, seen = backend.coverage(acts, ww, level.brush), alpha.detach()
                 stats.real_renders += 1
             if real is not None:  # straight-through: real forward, painter gradient
                 alpha = (real + (alpha - seen)).clamp(0.0, 1.0)
@@ -157,7 +158,7 @@ class LevelOptimiser:
 
         acts = (lo + (hi - lo) * torch.sigmoid(theta.detach())).float().cpu().numpy()
         strokes = StrokeList(
-            painting.brush, painting.width, painting.height, painting.background,
+            level.brush or painting.brushes[-1], painting.width, painting.height, painting.background,
             acts, init.windows(m).numpy(), np.full(len(acts), level.index, np.int32),
         )  # fmt: skip
         return strokes, stats

@@ -19,7 +19,12 @@ The steps of `__call__`:
 
 `init` continues an earlier painting: its strokes stay underneath, frozen and unchanged (scaled to
 this canvas), and new levels go on top where the painting still differs most from the photo; only
-levels no larger than its finest window are used. Its background colour and brush are kept.
+levels no larger than its finest window are used. Its background colour and brushes are kept.
+
+Several brushes: `brush="classic/coarse_bulk_2,classic/pen"` paints the coarse levels with the first
+and the fine levels with the last (`plan.assign_brushes`: k brushes over L levels, level i gets brush
+i * k // L; list one brush per level for full control). Each brush paints with its own painter, and
+each stroke records its brush (`StrokeList.brush_ids`).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from brushwork.painting.backends import EngineBackend, NeuralBackend, engine_ava
 from brushwork.painting.config import DEFAULT_STROKES, PaintConfig
 from brushwork.painting.losses import build_loss
 from brushwork.painting.optimise import LevelOptimiser
-from brushwork.painting.plan import plan_levels
+from brushwork.painting.plan import assign_brushes, plan_levels
 from brushwork.painting.result import Painting
 from brushwork.painting.schedule import LevelClock, Progress, measure_unit, plan_for_budget, split_budget, stroke_cost
 from brushwork.painting.strokes import StrokeList
@@ -60,13 +65,19 @@ class PaintPipeline:
     Args:
         config: a `PaintConfig` (default: every default).
         painter: a Painter or a painter .safetensors file (default: `config.painter`, else the brush's
-            shipped painter).
+            shipped painter). With several brushes each uses its shipped painter.
     """
 
     def __init__(self, config: PaintConfig | None = None, painter: str | os.PathLike | Painter | None = None) -> None:
         self.config = config or PaintConfig()
         self.device = resolve_device(self.config.device)
-        self.painter = load_frozen_painter(self.config.brush, painter or self.config.painter, self.device)
+        self.brushes = self.config.brush_list()  # one per level group, coarse to fine (may repeat)
+        distinct = list(dict.fromkeys(self.brushes))
+        given = painter or self.config.painter
+        if given is not None and len(distinct) > 1:
+            raise BrushworkError("a painter file goes with one brush; several brushes each use their shipped painter")
+        self.painters = {b: load_frozen_painter(b, given, self.device) for b in distinct}
+        self.painter = self.painters[distinct[0]]
         self.loss = build_loss(self.config.loss, self.config).to(self.device)
         self._unit: float | None = None  # seconds of one stroke through the painter, measured when needed
 
@@ -125,16 +136,16 @@ class PaintPipeline:
             painting = continue_strokes(init, cfg.brush, h, w)
         else:
             background = tuple(float(v) for v in np.median(photo.reshape(-1, 3), axis=0))
-            painting = StrokeList.empty(cfg.brush, w, h, background)
+            painting = StrokeList.empty(self.brushes[0], w, h, background)
 
         # 3. the backend: the real brush if it can paint here
-        problem = engine_available(cfg.brush) if cfg.engine else "painter-only mode asked for"
+        problem = engine_available(tuple(self.painters)) if cfg.engine else "painter-only mode asked for"
         if problem is None:
             backend = EngineBackend(painting, self.device, refit=cfg.refit_colors)
         else:
             if cfg.engine:
                 note(f"painting through the painter alone, painting.png is the painter's canvas: {problem}")
-            backend = NeuralBackend(self.painter, painting, self.device)
+            backend = NeuralBackend(self.painters, painting, self.device)
         timings = {"load": time.perf_counter() - t_start}
 
         # 4. the plan
@@ -146,12 +157,13 @@ class PaintPipeline:
             cfg = cfg.updated(level_steps=steps)
         else:
             strokes = cfg.strokes if cfg.strokes is not None else DEFAULT_STROKES
-        levels = plan_levels(h, w, strokes, cfg, cfg.steps, first_index=first, max_window=finest)
+        levels = assign_brushes(plan_levels(h, w, strokes, cfg, cfg.steps, first_index=first, max_window=finest),
+                                self.brushes)  # fmt: skip
         budget_left = None if cfg.time_budget is None else cfg.time_budget - (time.perf_counter() - t_plan)
 
         # 5. the levels
         rng = np.random.default_rng(cfg.seed)
-        optimiser = LevelOptimiser(self.painter, self.loss, cfg, self.device)
+        optimisers = {b: LevelOptimiser(p, self.loss, cfg, self.device) for b, p in self.painters.items()}
         stats = []
         t_paint = time.perf_counter()
         last_preview = [t_paint]
@@ -176,7 +188,7 @@ class PaintPipeline:
                         preview = full.clamp(0, 1).permute(1, 2, 0).cpu().numpy()
                     on_progress(Progress(k, len(levels), step, total, now - t_paint, preview=preview))
 
-            new, st = optimiser(
+            new, st = optimisers[level.brush](
                 level, target, backend, painting, rng, detail=k > 0 or first > 0, clock=clock,
                 label=f"{k + 1}/{len(levels)}", progress=progress, on_step=on_step,
             )  # fmt: skip
@@ -198,7 +210,7 @@ class PaintPipeline:
         # 6. the result
         return Painting(
             image=backend.image.permute(1, 2, 0).cpu().numpy(), target=photo, strokes=painting,
-            painter=self.painter, real=backend.real, name=name, timings=timings,
+            painter=self.painter, painters=self.painters, real=backend.real, name=name, timings=timings,
             coverage=getattr(backend, "coverage_boxes", None),
             levels=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in vars(s).items()} for s in stats],
             notes=notes,
@@ -280,7 +292,8 @@ def load_frozen_painter(brush: str, painter: str | os.PathLike | Painter | None,
 def continue_strokes(
     init: str | os.PathLike | StrokeList, brush: str, height: int, width: int, label: str | None = None
 ) -> StrokeList:
-    """The strokes to continue from, scaled to this canvas; same brush and aspect ratio required."""
+    """The strokes to continue from, scaled to this canvas; their brushes must be among `brush`'s (a
+    comma-separated list) and the aspect ratio the same."""
     if not isinstance(init, StrokeList | str | os.PathLike):
         raise BrushworkError(f"init must be a StrokeList or a strokes file path, got {type(init).__name__}")
     s = init if isinstance(init, StrokeList) else load_strokes(init)
@@ -289,7 +302,8 @@ def continue_strokes(
         s.validate()
     except ValueError as e:
         raise BrushworkError(f"{label}: {e}") from None
-    if s.brush != brush:
+    have = [b.strip() for b in brush.split(",")]
+    if any(b not in have for b in s.brushes):
         raise BrushworkError(f"{label} was painted with brush {s.brush!r}, not {brush!r}; pass --brush {s.brush}")
     factor = max(height, width) / max(s.width, s.height)
     scaled = s.scaled(factor)
@@ -298,7 +312,8 @@ def continue_strokes(
             f"{label} was painted on a {s.width}x{s.height} canvas, whose shape differs from this image's "
             f"{width}x{height}; continue it with the same image"
         )
-    return StrokeList(s.brush, width, height, s.background, scaled.actions, scaled.windows, scaled.levels)
+    return StrokeList(s.brushes, width, height, s.background, scaled.actions, scaled.windows, scaled.levels,
+                      scaled.brush_ids)  # fmt: skip
 
 
 __all__ = ["PaintPipeline", "Progress", "continue_strokes", "load_frozen_painter", "paint", "resolve_device"]

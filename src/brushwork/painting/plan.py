@@ -30,6 +30,7 @@ class Level:
     factor: int  # the level is optimised on the canvas reduced `factor` times
     strokes: int
     steps: int  # Adam steps (the schedule may replace them with a time budget)
+    brush: str = ""  # the brush its strokes are painted with ("": the painting's; see `assign_brushes`)
 
     @property
     def work_window(self) -> int:
@@ -92,4 +93,29 @@ def plan_levels(
     return levels
 
 
-__all__ = ["Level", "level_windows", "plan_levels", "split"]
+def assign_brushes(levels: list[Level], brushes: tuple[str, ...] | list[str]) -> list[Level]:
+    """Give each level a brush: k brushes over L levels, coarse to fine, level i gets brush
+    floor(i * k / L). One brush per level when k == L; with fewer, the first brushes take the
+    coarse levels (2 brushes over 4 levels: a, a, b, b; 3 over 4: a, a, b, c).
+
+    Raises BrushworkError when there are more brushes than levels.
+    """
+    from dataclasses import replace
+
+    k, n = len(brushes), len(levels)
+    check_brush_count(k, n)
+    return [replace(level, brush=brushes[i * k // n]) for i, level in enumerate(levels)]
+
+
+def check_brush_count(brushes: int, levels: int) -> None:
+    """BrushworkError unless `brushes` brushes can go over `levels` levels (at most one per level)."""
+    from brushwork.errors import BrushworkError
+
+    if brushes > levels:
+        raise BrushworkError(
+            f"{brushes} brushes for a painting of {levels} level{'s' * (levels != 1)}: give at most {levels} (one "
+            "per level, coarse to fine), or more strokes or a smaller --min-stroke for more levels"
+        )
+
+
+__all__ = ["Level", "assign_brushes", "check_brush_count", "level_windows", "plan_levels", "split"]

@@ -19,13 +19,15 @@ from brushwork.errors import BrushworkError
 from brushwork.limits import MAX_CANVAS, MIN_WINDOW
 from brushwork.metrics import psnr, ssim
 from brushwork.models.painter import Painter
-from brushwork.painting.backends import paint_strokes, painter_alphas
+from brushwork.painting.backends import paint_strokes, strokes_painter_alphas
 from brushwork.painting.canvas import composite_strokes
 from brushwork.painting.strokes import StrokeList
 
 
 def render_engine(strokes: StrokeList, size: int | None = None, brush: str | None = None) -> np.ndarray:
     """Paint a stroke list with libmypaint at long side `size` (default: its canvas) -> (h, w, 3) float32.
+
+    Each stroke is painted with its own brush, or every stroke with `brush` when given.
 
     Raises BrushworkError (one line) if libmypaint or the brush is missing, the brush cannot be
     described by a colour and a coverage (it smudges, erases, ...), or the size is out of range.
@@ -36,16 +38,17 @@ def render_engine(strokes: StrokeList, size: int | None = None, brush: str | Non
         isinstance(size, bool) or not isinstance(size, int) or not MIN_WINDOW <= size <= MAX_CANVAS
     ):
         raise BrushworkError(f"render size must be an integer from {MIN_WINDOW} to {MAX_CANVAS} px, got {size!r}")
-    require_learnable(resolve_brush(brush or strokes.brush))
     try:
         strokes.validate()
     except ValueError as e:
         raise BrushworkError(f"cannot render these strokes: {e}") from None
+    for name in [brush] if brush else strokes.brushes:
+        require_learnable(resolve_brush(name))
 
     scale = 1.0 if size is None else size / max(strokes.width, strokes.height)
     return render_canvas(
         strokes.actions, strokes.windows, strokes.width, strokes.height,
-        brush=brush or strokes.brush, background=strokes.background, scale=scale,
+        brush=brush or strokes.stroke_brushes(), background=strokes.background, scale=scale,
     )  # fmt: skip
 
 
@@ -60,7 +63,7 @@ class Painting:
     image: np.ndarray  # the painting: the real brush's (real=True) or the painter's
     target: np.ndarray  # the photo at the canvas size
     strokes: StrokeList
-    painter: Painter
+    painter: Painter  # the first brush's painter (`painters` holds one per brush)
     real: bool = False  # True: `image` was painted by libmypaint
     name: str = "image"  # the photo's file stem, for folders and messages
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
@@ -69,6 +72,7 @@ class Painting:
     # the real brush's coverage of every stroke at the canvas size, (x, y, alpha (h, w)) in painting
     # order, as the engine painted them (real paintings): frames and layers reuse them
     coverage: list[tuple[int, int, np.ndarray]] | None = field(default=None, repr=False)
+    painters: dict[str, Painter] | None = field(default=None, repr=False)  # by brush; None: `painter` for all
     _alpha: torch.Tensor | None = field(default=None, repr=False)  # (N, 1, 64, 64) painter alphas, cached
     _neural: np.ndarray | None = field(default=None, repr=False)
 
@@ -83,10 +87,9 @@ class Painting:
         return ssim(self.image, self.target)
 
     def alphas(self) -> torch.Tensor:
-        """(N, 1, 64, 64) the painter's coverage of every stroke (computed once, then cached)."""
+        """(N, 1, 64, 64) each stroke's coverage by its brush's painter (computed once, then cached)."""
         if self._alpha is None or len(self._alpha) != len(self.strokes):
-            device = next(self.painter.parameters()).device
-            self._alpha = painter_alphas(self.painter, torch.from_numpy(self.strokes.actions).to(device))
+            self._alpha = strokes_painter_alphas(self.painters or self.painter, self.strokes)
         return self._alpha
 
     def neural_image(self) -> np.ndarray:
@@ -117,12 +120,14 @@ class Painting:
         if self.real:
             from brushwork.engine import EngineCanvas
 
-            canvas = EngineCanvas(s.width, s.height, s.brush, s.background, scale)
+            canvas = EngineCanvas(s.width, s.height, None, s.background, scale)
             reuse = self._coverage_ok() and scale == 1.0
+            brushes = s.stroke_brushes()
             frames, done = [], 0
             for k in counts:
                 if k > done:
-                    boxes = self.coverage[done:k] if reuse else canvas.alphas(s.actions[done:k], s.windows[done:k])
+                    boxes = (self.coverage[done:k] if reuse else
+                             canvas.alphas(s.actions[done:k], s.windows[done:k], brushes[done:k]))  # fmt: skip
                     canvas.composite(boxes, s.actions[done:k, A.COLOR])
                     done = k
                 frames.append(as_uint8(canvas.image()))
@@ -132,7 +137,8 @@ class Painting:
         def keep(_: int, c: torch.Tensor) -> None:
             out.append(as_uint8(c.permute(1, 2, 0).cpu().numpy()))
 
-        paint_strokes(self.painter, s, scale=scale, snapshots=counts, on_snapshot=keep, alpha=self.alphas())
+        paint_strokes(self.painters or self.painter, s, scale=scale, snapshots=counts, on_snapshot=keep,
+                      alpha=self.alphas())  # fmt: skip
         return out
 
     def layers(self) -> tuple[list[np.ndarray], list[str]]:
@@ -142,7 +148,8 @@ class Painting:
         for level in np.unique(s.levels):
             idx = np.flatnonzero(s.levels == level)
             out.append(self._real_layer(idx) if self.real else self._painter_layer(idx))
-            names.append(f"level {int(level)} ({len(idx)} strokes, {int(s.windows[idx[0], 2])} px)")
+            brushes = ", ".join(s.brushes[b] for b in np.unique(s.brush_ids[idx]))
+            names.append(f"level {int(level)} ({len(idx)} strokes, {int(s.windows[idx[0], 2])} px, {brushes})")
         return out, names
 
     def _coverage_ok(self) -> bool:
@@ -153,10 +160,11 @@ class Painting:
         from brushwork.engine.draw import premultiplied_to_straight
 
         s = self.strokes
-        canvas = EngineCanvas(s.width, s.height, s.brush, s.background)
-        boxes = (
-            [self.coverage[i] for i in idx] if self._coverage_ok() else canvas.alphas(s.actions[idx], s.windows[idx])
-        )
+        canvas = EngineCanvas(s.width, s.height, None, s.background)
+        if self._coverage_ok():
+            boxes = [self.coverage[i] for i in idx]
+        else:
+            boxes = canvas.alphas(s.actions[idx], s.windows[idx], [s.brushes[b] for b in s.brush_ids[idx]])
         canvas.composite(boxes, s.actions[idx][:, A.COLOR])
         return premultiplied_to_straight(canvas.premultiplied(), np.zeros(3, np.float32))
 

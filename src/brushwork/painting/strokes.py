@@ -7,8 +7,10 @@ A `StrokeList` holds, for N strokes in painting order:
 - ``windows`` (N, 3) float32 = (x0, y0, w) in canvas px: an action point (ax, ay) lands on the canvas
   at (x0 + ax * w, y0 + ay * w), and the brush radius scales by w / 64 (the reference window);
 - ``levels`` (N,) int32: the coarse-to-fine level (0 = coarsest) that painted each stroke;
+- ``brush_ids`` (N,) int32: each stroke's brush, an index into ``brushes`` (a painting may use
+  several brushes, e.g. a coarse one for the block-in and a pen for the details);
 
-plus the brush name, the canvas size (px) it was optimised at and the background colour.
+plus the brushes, the canvas size (px) it was optimised at and the background colour.
 
 File formats
 ------------
@@ -16,20 +18,22 @@ JSON (``.json``), human readable, one stroke per line::
 
     {
       "schema": "brushwork.strokes",     # identifies the file type
-      "version": 1,                       # bumped on incompatible changes; readers refuse newer ones
-      "brush": "classic/dry_brush",
+      "version": 2,                       # bumped on incompatible changes; readers refuse newer ones
+      "brushes": ["classic/coarse_bulk_2", "classic/pen"],   # the brushes, in order of first use
       "width": 512, "height": 384,        # canvas px the painting was optimised at
       "background": [r, g, b],            # canvas colour before the first stroke, sRGB in [0, 1]
       "action_fields": ["pressure", "size", ..., "entry_pressure"],   # = brushwork.actions.FIELDS
       "strokes": [
-        {"level": 0, "window": [x0, y0, w], "action": [12 numbers in [0, 1]]},
-        ...                               # painting order
+        {"level": 0, "brush": "classic/coarse_bulk_2", "window": [x0, y0, w], "action": [12 numbers]},
+        ...                               # painting order; "brush" is one of "brushes"
       ]
     }
 
-Numbers are written as the shortest decimal that reads back to the same float32, so a round trip is
-exact. NPZ (``.npz``, compact): arrays ``actions``, ``windows``, ``levels`` as above, and ``meta``, a
-0-d string array holding the JSON header above without ``"strokes"``.
+Version 1 files (one brush for every stroke: a header ``"brush": name`` and no per-stroke brush)
+still load. Numbers are written as the shortest decimal that reads back to the same float32, so a
+round trip is exact. NPZ (``.npz``, compact): arrays ``actions``, ``windows``, ``levels``,
+``brush_ids`` as above, and ``meta``, a 0-d string array holding the JSON header above without
+``"strokes"`` (a version 1 NPZ has no ``brush_ids``).
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ from brushwork.io import atomic_write, write_text_atomic
 from brushwork.limits import MAX_CANVAS, MAX_STROKES, MAX_WINDOW_PER_CANVAS
 
 SCHEMA = "brushwork.strokes"
-VERSION = 1  # the newest schema version this code reads and the one it writes
+VERSION = 2  # the newest schema version this code reads and the one it writes (2: a brush per stroke)
 
 
 @dataclass(frozen=True)
@@ -92,23 +96,30 @@ class StrokeGeometry:
 
 @dataclass(eq=False)  # arrays have no single truth value: compare fields explicitly
 class StrokeList:
-    """N brushstrokes in painting order, with everything needed to replay them (see module docstring)."""
+    """N brushstrokes in painting order, with everything needed to replay them (see module docstring).
 
-    brush: str
+    `brushes` may be given as one name (every stroke that brush) or a tuple of names with `brush_ids`.
+    """
+
+    brushes: tuple[str, ...]  # the brushes, in order of first use (one name is normalised to a 1-tuple)
     width: int  # canvas px at which the painting was optimised
     height: int
     background: tuple[float, float, float]  # sRGB in [0, 1], the canvas before the first stroke
     actions: np.ndarray  # (N, 12) float32 in [0, 1]
     windows: np.ndarray  # (N, 3) float32 (x0, y0, w) canvas px
     levels: np.ndarray  # (N,) int32 coarse-to-fine level
+    brush_ids: np.ndarray | None = None  # (N,) int32 index into `brushes`; None: all 0
 
     def __post_init__(self) -> None:
         # Normalise types once so that every consumer (and the files) see the documented dtypes.
+        self.brushes = (self.brushes,) if isinstance(self.brushes, str) else tuple(self.brushes)
         self.background = tuple(float(c) for c in self.background)  # type: ignore[assignment]
         with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, which validate() refuses
             self.actions = np.asarray(self.actions, dtype=np.float32)
             self.windows = np.asarray(self.windows, dtype=np.float32)
         self.levels = np.asarray(self.levels, dtype=np.int32)
+        ids = np.zeros(len(self.actions), np.int32) if self.brush_ids is None else self.brush_ids
+        self.brush_ids = np.asarray(ids, dtype=np.int32)
 
     @classmethod
     def empty(cls, brush: str, width: int, height: int, background: tuple[float, float, float]) -> StrokeList:
@@ -118,6 +129,24 @@ class StrokeList:
             np.zeros((0, ACTION_DIM), np.float32), np.zeros((0, 3), np.float32), np.zeros(0, np.int32),
         )  # fmt: skip
 
+    @property
+    def brush(self) -> str:
+        """The brush's name; with several brushes their names joined by commas (as `--brush` takes them)."""
+        return ",".join(self.brushes)
+
+    def stroke_brushes(self) -> list[str]:
+        """(N,) each stroke's brush name, in painting order."""
+        return [self.brushes[i] for i in self.brush_ids.tolist()]
+
+    def with_brush(self, brush: str) -> StrokeList:
+        """The same strokes, every one painted with `brush`."""
+        return StrokeList(brush, self.width, self.height, self.background, self.actions, self.windows, self.levels)
+
+    def replace_actions(self, actions: np.ndarray) -> StrokeList:
+        """The same strokes with other actions (N, 12), e.g. refitted colours."""
+        return StrokeList(self.brushes, self.width, self.height, self.background, actions, self.windows,
+                          self.levels, self.brush_ids)  # fmt: skip
+
     def __len__(self) -> int:
         return int(self.actions.shape[0])
 
@@ -126,22 +155,29 @@ class StrokeList:
         if isinstance(index, int | np.integer):
             index = slice(int(index), int(index) + 1 or None)  # keep the (N, ...) shapes
         return StrokeList(
-            self.brush, self.width, self.height, self.background,
-            self.actions[index], self.windows[index], self.levels[index],
+            self.brushes, self.width, self.height, self.background,
+            self.actions[index], self.windows[index], self.levels[index], self.brush_ids[index],
         )  # fmt: skip
 
     def concat(self, other: StrokeList) -> StrokeList:
-        """These strokes followed by `other`'s (brush, canvas and background stay this list's)."""
+        """These strokes followed by `other`'s, each keeping its brush (canvas and background stay this list's)."""
+        brushes = list(self.brushes)
+        for b in other.brushes:
+            if b not in brushes:
+                brushes.append(b)
+        remap = np.array([brushes.index(b) for b in other.brushes], np.int32)
         return StrokeList(
-            self.brush, self.width, self.height, self.background,
+            tuple(brushes), self.width, self.height, self.background,
             np.concatenate([self.actions, other.actions]), np.concatenate([self.windows, other.windows]),
-            np.concatenate([self.levels, other.levels]),
+            np.concatenate([self.levels, other.levels]), np.concatenate([self.brush_ids, remap[other.brush_ids]]),
         )  # fmt: skip
 
     def validate(self) -> StrokeList:
         """Check shapes, dtypes-compatible values and ranges; return self. Raises ValueError."""
-        if not isinstance(self.brush, str) or not self.brush:
-            raise ValueError(f"brush must be a non-empty string, got {self.brush!r}")
+        if not self.brushes or not all(isinstance(b, str) and b for b in self.brushes):
+            raise ValueError(f"brushes must be non-empty names, got {self.brushes!r}")
+        if len(set(self.brushes)) != len(self.brushes):
+            raise ValueError(f"brushes must not repeat, got {list(self.brushes)}")
         for name in ("width", "height"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
@@ -156,6 +192,10 @@ class StrokeList:
             raise ValueError(f"windows must have shape ({n}, 3), (x0, y0, w) per stroke, got {self.windows.shape}")
         if self.levels.shape != (n,):
             raise ValueError(f"levels must have shape ({n},), got {self.levels.shape}")
+        if self.brush_ids.shape != (n,):
+            raise ValueError(f"brush_ids must have shape ({n},), got {self.brush_ids.shape}")
+        if n and (self.brush_ids.min() < 0 or self.brush_ids.max() >= len(self.brushes)):
+            raise ValueError(f"brush_ids must index the {len(self.brushes)} brushes")
         if not np.all(np.isfinite(self.actions)):
             raise ValueError("actions contain NaN or infinite values")
         if n and (self.actions.min() < 0 or self.actions.max() > 1):
@@ -201,8 +241,9 @@ class StrokeList:
         if not factor > 0:
             raise ValueError(f"scale factor must be > 0, got {factor!r}")
         return StrokeList(
-            self.brush, max(1, round(self.width * factor)), max(1, round(self.height * factor)),
+            self.brushes, max(1, round(self.width * factor)), max(1, round(self.height * factor)),
             self.background, self.actions.copy(), self.windows * np.float32(factor), self.levels.copy(),
+            self.brush_ids.copy(),
         )  # fmt: skip
 
     def geometry(self, scale: float = 1.0) -> StrokeGeometry:
@@ -233,7 +274,7 @@ class StrokeList:
         return {
             "schema": SCHEMA,
             "version": VERSION,
-            "brush": self.brush,
+            "brushes": list(self.brushes),
             "width": int(self.width),
             "height": int(self.height),
             "background": [float(c) for c in self.background],
@@ -257,10 +298,15 @@ class StrokeList:
         acts, wins = self.actions.astype(str), self.windows.astype(str)
         lines = [
             json.dumps(
-                {"level": int(lv), "window": [float(v) for v in win], "action": [float(v) for v in act]},
+                {
+                    "level": int(lv),
+                    "brush": self.brushes[b],
+                    "window": [float(v) for v in win],
+                    "action": [float(v) for v in act],
+                },
                 separators=(", ", ": "),
-            )
-            for lv, win, act in zip(self.levels, wins, acts, strict=True)
+            )  # fmt: skip
+            for lv, b, win, act in zip(self.levels, self.brush_ids.tolist(), wins, acts, strict=True)
         ]
         # Header one key per line, strokes one per line: readable, diffable, and compact enough.
         head = [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in self.header().items()]
@@ -273,7 +319,7 @@ class StrokeList:
         with atomic_write(path, "wb") as f:
             np.savez_compressed(
                 f, meta=np.array(json.dumps(self.header())),
-                actions=self.actions, windows=self.windows, levels=self.levels,
+                actions=self.actions, windows=self.windows, levels=self.levels, brush_ids=self.brush_ids,
             )  # fmt: skip
 
     @classmethod

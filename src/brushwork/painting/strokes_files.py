@@ -34,10 +34,21 @@ def read_json(path: str | os.PathLike[str]) -> StrokeList:
         levels = [s["level"] for s in strokes]
         windows = [s["window"] for s in strokes]
         actions = [s["action"] for s in strokes]
+        # version 2: each stroke names its brush, one of the header's "brushes"; version 1: one brush
+        names = [s["brush"] for s in strokes] if doc["version"] >= 2 else None
     except (KeyError, TypeError):
-        raise BrushworkError(
-            f"{path}: every stroke needs 'level', 'window' and 'action' (see brushwork.painting.strokes)"
-        ) from None
+        need = "'level', 'brush', 'window' and 'action'" if doc["version"] >= 2 else "'level', 'window' and 'action'"
+        raise BrushworkError(f"{path}: every stroke needs {need} (see brushwork.painting.strokes)") from None
+    ids = None
+    if names is not None:
+        table = doc.get("brushes")
+        if not isinstance(table, list) or not all(isinstance(b, str) for b in table):
+            raise BrushworkError(f"{path}: 'brushes' must be a list of brush names")
+        index = {b: i for i, b in enumerate(table)}
+        unknown = [b for b in names if not isinstance(b, str) or b not in index]
+        if unknown:
+            raise BrushworkError(f"{path}: a stroke's brush {unknown[0]!r} is not one of 'brushes' {table}")
+        ids = np.array([index[b] for b in names], np.int64)
     if not all(isinstance(lv, int) and not isinstance(lv, bool) for lv in levels):
         raise BrushworkError(f"{path}: stroke levels must be integers")
     try:
@@ -48,7 +59,7 @@ def read_json(path: str | os.PathLike[str]) -> StrokeList:
         raise BrushworkError(
             f"{path}: each stroke needs an integer 'level', a 3-number 'window' and a {ACTION_DIM}-number 'action'"
         ) from None
-    return _build(doc, a, w, lv, path)
+    return _build(doc, a, w, lv, path, ids)
 
 
 def read_npz(path: str | os.PathLike[str]) -> StrokeList:
@@ -61,15 +72,17 @@ def read_npz(path: str | os.PathLike[str]) -> StrokeList:
             if missing:
                 raise BrushworkError(f"{path}: not a brushwork strokes file (missing {sorted(missing)})")
             # shapes from the .npy headers, before anything is decompressed
-            shapes = {name: _npz_shape(z, name) for name in ("meta", "actions", "windows", "levels")}
+            names = ("meta", "actions", "windows", "levels", *(("brush_ids",) if "brush_ids" in z.files else ()))
+            shapes = {name: _npz_shape(z, name) for name in names}
             n = shapes["actions"][0] if shapes["actions"] else 0
             if n > MAX_STROKES:
                 raise BrushworkError(f"{path}: {n} strokes is more than the limit of {MAX_STROKES}")
-            want = {"meta": (), "actions": (n, ACTION_DIM), "windows": (n, 3), "levels": (n,)}
+            want = {"meta": (), "actions": (n, ACTION_DIM), "windows": (n, 3), "levels": (n,), "brush_ids": (n,)}
             bad = [k for k, shape in shapes.items() if shape != want[k]]
             if bad:
                 raise BrushworkError(f"{path}: '{bad[0]}' has shape {shapes[bad[0]]}, expected {want[bad[0]]}")
             meta, actions, windows, levels = z["meta"], z["actions"], z["windows"], z["levels"]
+            ids = z["brush_ids"] if "brush_ids" in z.files else None
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
         raise BrushworkError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
     try:
@@ -77,14 +90,17 @@ def read_npz(path: str | os.PathLike[str]) -> StrokeList:
     except (ValueError, TypeError, IndexError):
         raise BrushworkError(f"{path}: the 'meta' entry is not a JSON header") from None
     _check_header(doc, path)
+    if doc["version"] >= 2 and ids is None:
+        raise BrushworkError(f"{path}: a version {doc['version']} strokes file needs 'brush_ids'")
     for name, arr, kinds in (
         ("actions", actions, "f"),
         ("windows", windows, "f"),
         ("levels", levels, "iu"),
+        ("brush_ids", ids if ids is not None else levels, "iu"),
     ):
         if arr.dtype.kind not in kinds:
             raise BrushworkError(f"{path}: '{name}' has dtype {arr.dtype}, expected a number array")
-    return _build(doc, actions, windows, levels, path)
+    return _build(doc, actions, windows, levels, path, ids if doc["version"] >= 2 else None)
 
 
 def _npz_shape(z: np.lib.npyio.NpzFile, name: str) -> tuple[int, ...]:
@@ -157,8 +173,12 @@ def _build(
     windows: np.ndarray,
     levels: np.ndarray,
     path: str | os.PathLike[str],
+    brush_ids: np.ndarray | None = None,
 ) -> StrokeList:
-    """Assemble and validate a StrokeList from a checked header and arrays; errors name the file."""
+    """Assemble and validate a StrokeList from a checked header and arrays; errors name the file.
+
+    Version 1 headers name one brush ("brush"); version 2 headers list "brushes" and `brush_ids`
+    index them."""
     try:
         width, height = doc["width"], doc["height"]
         if (
@@ -171,9 +191,16 @@ def _build(
         bg = doc["background"]
         if not isinstance(bg, list) or len(bg) != 3:
             raise ValueError(f"background must be 3 numbers, got {bg!r}")
-        if np.any(np.iinfo(np.int32).max < np.asarray(levels, dtype=np.int64)):
-            raise ValueError("levels overflow int32")
-        out = StrokeList(doc["brush"], width, height, tuple(bg), actions, windows, levels)
+        for name, arr in (("levels", levels), ("brush_ids", brush_ids)):
+            if arr is not None and np.any(np.iinfo(np.int32).max < np.abs(np.asarray(arr, dtype=np.int64))):
+                raise ValueError(f"{name} overflow int32")
+        if doc["version"] >= 2:
+            brushes = doc["brushes"]
+            if not isinstance(brushes, list) or not brushes:
+                raise ValueError(f"'brushes' must be a non-empty list of brush names, got {brushes!r}")
+            out = StrokeList(tuple(brushes), width, height, tuple(bg), actions, windows, levels, brush_ids)
+        else:
+            out = StrokeList(doc["brush"], width, height, tuple(bg), actions, windows, levels)
         return out.validate()
     except KeyError as e:
         raise BrushworkError(f"{path}: header is missing {e.args[0]!r}") from None
