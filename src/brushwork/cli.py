@@ -31,13 +31,20 @@ def cmd_brushes(args: argparse.Namespace) -> None:
     brushes = list_brushes()
     if not brushes:
         raise BrushworkError("no MyPaint brushes found: install them with 'sudo apt-get install mypaint-brushes'")
+    from brushwork.models.registry import shipped_provenance
+
     shipped = _shipped_painters()
     rows = [b for b in brushes if b.learnable or args.all]
     width = max(len(b.name) for b in rows)
     _say(f"{'brush':<{width}}  learnable  painter")
     for b in rows:
         learn = "yes" if b.learnable else f"no ({b.problem})"
-        _say(f"{b.name:<{width}}  {learn:<9}  {'shipped' if b.name in shipped else ''}".rstrip())
+        painter = ""
+        if b.name in shipped:  # with its held-out PSNR against the real brush, as recorded beside it
+            info = shipped_provenance(b.name)
+            psnr = info.get("metrics", {}).get(info.get("chosen"), {}).get("psnr")
+            painter = "shipped" + (f" (held-out {psnr:.1f} dB)" if psnr else "")
+        _say(f"{b.name:<{width}}  {learn:<9}  {painter}".rstrip())
     hidden = len(brushes) - len(rows)
     if hidden:
         _say(f"({hidden} brushes that smudge, erase or shift colour are hidden; --all lists them)")

@@ -18,6 +18,17 @@ def shipped_brushes() -> list[str]:
     return sorted(p.stem.replace("__", "/") for p in WEIGHTS_DIR.glob("*.safetensors"))
 
 
+def shipped_provenance(brush: str) -> dict:
+    """What the json beside a shipped painter records (commands, seeds, held-out metrics); {} if none."""
+    import json
+
+    path = _file_for(brush).with_suffix(".json")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def painter_path(brush: str | Path) -> Path:
     """The painter file for a shipped brush name, or the given file (.safetensors or any existing path)."""
     text = str(brush)
