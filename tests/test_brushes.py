@@ -72,18 +72,21 @@ def test_finetuning_improves_the_held_out_psnr_over_its_starting_painter(pen_dat
 
 def test_an_interrupted_finetune_resumes_and_refuses_another_start(pen_data, tmp_path):
     run = tmp_path / "run"
-    r = finetune(run, pen_data, "--set", "checkpoint_every=50")
+    short = ("--set", "generator_steps=20", "--set", "checkpoint_every=10")
+    r = finetune(run, pen_data, *short)
     assert r.returncode == 0, r.stderr
     # --resume without the --init the run began with is another run: one line, nothing written
     before = (run / "config.json").read_text()
     r = cli("train", "all", "--brush", FINE, "--preset", "finetune", "--data", str(pen_data[0]), "--heldout",
-            str(pen_data[1]), "--run-dir", str(run), "--resume", "--quiet", "--set", "generator_steps=150",
+            str(pen_data[1]), "--run-dir", str(run), "--resume", "--quiet", "--set", "generator_steps=20",
             "--set", "warmup_steps=10", "--set", "discriminator_steps=4", "--set", "gan_steps=4",
             "--set", "eval_every=75", "--set", "eval_strokes=64")  # fmt: skip
     assert r.returncode != 0 and "--init classic/dry_brush -> scratch" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and (run / "config.json").read_text() == before
-    # the same command with --resume continues (every stage is past its last checkpoint: nothing retrained)
-    r = finetune(run, pen_data, "--set", "checkpoint_every=50", "--resume")
+    # the same command with --resume continues; another warm-up is another run
+    r = finetune(run, pen_data, *short, "--resume", "--set", "warmup_steps=5")
+    assert r.returncode != 0 and "warmup_steps 10 -> 5" in r.stderr
+    r = finetune(run, pen_data, *short, "--resume")
     assert r.returncode == 0, r.stderr
 
 

@@ -203,8 +203,10 @@ def run_training(args: argparse.Namespace) -> None:
         torch.distributed.destroy_process_group()
 
 
-# settings a resumed run may change: they decide what is logged and saved, not what is trained
-BOOKKEEPING = {"log_every", "eval_every", "sample_every", "checkpoint_every"}
+# settings a resumed run may change: what is logged and saved, and how long a stage runs (a resume
+# may extend a stage); the rest decides what is trained
+RESUMABLE = {"log_every", "eval_every", "sample_every", "checkpoint_every", "generator_steps",
+             "discriminator_steps", "gan_steps"}  # fmt: skip
 
 
 def _check_resume(run: C.Run) -> None:
@@ -215,7 +217,7 @@ def _check_resume(run: C.Run) -> None:
     old = json.loads(path.read_text())
     now = json.loads(json.dumps(asdict(run.config)))  # tuples as lists, as config.json has them
     before = old.get("config", {})
-    changed = [f"{k} {before[k]} -> {v}" for k, v in now.items() if k in before and k not in BOOKKEEPING
+    changed = [f"{k} {before[k]} -> {v}" for k, v in now.items() if k in before and k not in RESUMABLE
                and before[k] != v]  # fmt: skip
     if (old.get("init") or {}).get("sha256") != (run.init or {}).get("sha256"):
         start = lambda o: o["painter"] if o else "scratch"  # noqa: E731
