@@ -204,7 +204,7 @@ def test_job_paints_streams_progress_and_serves_its_files(server: Server, tmp_pa
     assert status == 200 and headers["content-type"] == "application/zip"
     with zipfile.ZipFile(BytesIO(data)) as z:
         assert sorted(z.namelist()) == sorted(final["files"])
-        assert json.loads(z.read("strokes.json"))["brush"] == "classic/dry_brush"
+        assert json.loads(z.read("strokes.json"))["brushes"] == ["classic/dry_brush"]
     status, headers, data = request(server, "GET", f"/api/jobs/{job['id']}/preview.png")
     assert status == 200 and data.startswith(b"\x89PNG")
 
@@ -330,7 +330,7 @@ def test_a_users_painter_file_is_offered_and_paints(server: Server) -> None:
     final = follow(server, job["id"])[-1]
     assert final["status"] == "done", final
     _, _, data = request(server, "GET", f"/api/jobs/{job['id']}/files/strokes.json")
-    assert json.loads(data)["brush"] == "classic/pen"
+    assert json.loads(data)["brushes"] == ["classic/pen"]
 
 
 def test_one_pipeline_per_brush_and_painter(server: Server) -> None:
