@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of strokes (default: 2000, or chosen to fit --time-budget)")  # fmt: skip
     s.add_argument("--size", type=_positive_int, default=512, help="long side of the canvas in px (default: 512)")
     s.add_argument("--brush", default=DEFAULT_BRUSH, help=f"brush with a painter (default: {DEFAULT_BRUSH}); "
-                   "several, comma-separated, paint the levels coarse to fine: 'classic/coarse_bulk_2,classic/pen' "
+                   "several, comma-separated, paint the levels coarse to fine: 'classic/dry_brush,classic/pen' "
                    "blocks in with the first and details with the last; one per level gives each its own")  # fmt: skip
     s.add_argument("--painter", default=None, help="a painter .safetensors file instead of the shipped one")
     s.add_argument(

@@ -27,7 +27,7 @@ class PaintConfig:
     strokes: int | None = None  # new strokes; None: DEFAULT_STROKES, or chosen to fit a time budget
     size: int = 512  # long side of the canvas, px; the aspect ratio is the image's
     # the brush the strokes are for (its painter, the engine); several, comma-separated, go coarse to
-    # fine over the levels ("classic/coarse_bulk_2,classic/pen": block in, then detail; see plan.assign_brushes)
+    # fine over the levels ("classic/dry_brush,classic/pen": block in, then detail; see plan.assign_brushes)
     brush: str = "classic/dry_brush"
     painter: str | None = None  # a painter .safetensors instead of the brush's shipped one
     seed: int = 0  # stroke placement and initial geometry

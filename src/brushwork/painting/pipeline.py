@@ -21,7 +21,7 @@ The steps of `__call__`:
 this canvas), and new levels go on top where the painting still differs most from the photo; only
 levels no larger than its finest window are used. Its background colour and brushes are kept.
 
-Several brushes: `brush="classic/coarse_bulk_2,classic/pen"` paints the coarse levels with the first
+Several brushes: `brush="classic/dry_brush,classic/pen"` paints the coarse levels with the first
 and the fine levels with the last (`plan.assign_brushes`: k brushes over L levels, level i gets brush
 i * k // L; list one brush per level for full control). Each brush paints with its own painter, and
 each stroke records its brush (`StrokeList.brush_ids`).

@@ -19,12 +19,12 @@ JSON (``.json``), human readable, one stroke per line::
     {
       "schema": "brushwork.strokes",     # identifies the file type
       "version": 2,                       # bumped on incompatible changes; readers refuse newer ones
-      "brushes": ["classic/coarse_bulk_2", "classic/pen"],   # the brushes, in order of first use
+      "brushes": ["classic/dry_brush", "classic/pen"],   # the brushes, in order of first use
       "width": 512, "height": 384,        # canvas px the painting was optimised at
       "background": [r, g, b],            # canvas colour before the first stroke, sRGB in [0, 1]
       "action_fields": ["pressure", "size", ..., "entry_pressure"],   # = brushwork.actions.FIELDS
       "strokes": [
-        {"level": 0, "brush": "classic/coarse_bulk_2", "window": [x0, y0, w], "action": [12 numbers]},
+        {"level": 0, "brush": "classic/dry_brush", "window": [x0, y0, w], "action": [12 numbers]},
         ...                               # painting order; "brush" is one of "brushes"
       ]
     }
