@@ -11,7 +11,7 @@ from brushwork.engine.draw import render
 from brushwork.errors import BrushworkError
 from brushwork.models.discriminator import Discriminator
 from brushwork.models.painter import Painter, PainterConfig, compose_on_white, load_painter
-from brushwork.models.registry import painter_path, shipped_brushes
+from brushwork.models.registry import painter_path, shipped_brushes, shipped_provenance
 
 
 def test_painter_shapes_and_range():
@@ -73,10 +73,16 @@ def test_bad_weight_files_are_one_line_errors(tmp_path):
 
 def test_shipped_painters_load_and_carry_their_provenance():
     assert {"classic/dry_brush", "classic/pen", "classic/charcoal"} <= set(shipped_brushes())
+    assert len(shipped_brushes()) >= 8
     for brush in shipped_brushes():
         p = load_painter(brush)
         assert p.metadata["brush"] == brush
         assert "command" in p.metadata and "data_seed" in p.metadata and "metrics" in p.metadata
+        # provenance beside the weights: held-out test metrics of at least 26 dB, re-measured on the stored file
+        info = shipped_provenance(brush)
+        assert info["brush"] == brush and info["heldout_seed"] != info["data_seed"]
+        assert info["stored"]["strokes"] >= 2000 and info["stored"]["psnr"] >= 26.0 and "fid" in info["stored"]
+        assert p.metadata.get("stored_dtype") == info["stored"]["dtype"] == "float16"
         assert not any(t.requires_grad for t in p.parameters())
         out = p(torch.rand(2, 12))
         assert np.isfinite(out.numpy()).all()
