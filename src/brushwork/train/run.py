@@ -7,6 +7,7 @@ Run folder (default runs/<brush>):
     discriminator.safetensors           stage 2
     painter_gan.safetensors, discriminator_gan.safetensors   stage 3
     painter.safetensors, metrics.json   the final painter and its held-out evaluation
+    painter_init.safetensors            a fine-tune's starting painter (--init), scored in metrics.json too
 """
 
 from __future__ import annotations
@@ -137,8 +138,8 @@ def run_training(args: argparse.Namespace) -> None:
     init_file = run_dir / "painter_init.safetensors"
     if run.is_main and init is not None:  # kept as it was before training changes it: scored at the end
         init.save_pretrained(init_file, {"brush": origin["brush"], "stage": "init"})
-    elif run.is_main and not args.resume:
-        init_file.unlink(missing_ok=True)  # an earlier fine-tune's start, not this run's
+    elif run.is_main and not args.resume and args.stage in ("all", "generator"):
+        init_file.unlink(missing_ok=True)  # a new stage 1 from scratch: an earlier fine-tune's start is not its
     command = (
         "brushwork " + shlex.join(sys.argv[1:]) if sys.argv and "brushwork" in sys.argv[0] else shlex.join(sys.argv)
     )
