@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,3 +21,14 @@ def visible_actions(rng: np.random.Generator, n: int) -> np.ndarray:
     a[:, 9:11] = 0.2 + 0.6 * a[:, 9:11]
     a[:, 6:9] = 0.7 * a[:, 6:9]  # colours away from white
     return a
+
+
+def stroke_data(root: Path, brush: str, train: int, heldout: int, heldout_seed: int, shard: int) -> tuple[Path, Path]:
+    """A small training set (seed 0, `shard` strokes a shard) and a held-out set of another seed, with
+    the real brush: (train folder, held-out folder)."""
+    from brushwork.data.generate import generate_dataset
+
+    generate_dataset(root / "train", brush, count=train, seed=0, shard_size=shard, workers=2, progress=False)
+    generate_dataset(root / "heldout", brush, count=heldout, seed=heldout_seed, shard_size=heldout, workers=2,
+                     progress=False)  # fmt: skip
+    return root / "train", root / "heldout"

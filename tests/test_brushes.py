@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import stroke_data
 from safetensors import safe_open
 
 from brushwork.actions import FIELDS
-from brushwork.data.generate import generate_dataset
 from brushwork.engine import EngineCanvas, render_canvas
 from brushwork.errors import BrushworkError
 from brushwork.models.registry import painter_path
@@ -35,10 +35,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def pen_data(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("pen-data")
-    generate_dataset(root / "train", FINE, count=512, seed=0, shard_size=256, workers=2, progress=False)
-    generate_dataset(root / "heldout", FINE, count=128, seed=1000, shard_size=128, workers=2, progress=False)
-    return root / "train", root / "heldout"
+    return stroke_data(tmp_path_factory.mktemp("pen-data"), FINE, train=512, heldout=128, heldout_seed=1000, shard=256)
 
 
 def finetune(

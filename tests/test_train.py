@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import stroke_data
 from safetensors.torch import load_file
 
-from brushwork.data.generate import generate_dataset
 from brushwork.errors import BrushworkError
 from brushwork.train import common as C
 from brushwork.train import run as run_module
@@ -25,10 +25,7 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("train-data")
-    generate_dataset(root / "train", BRUSH, count=256, seed=0, shard_size=64, workers=2, progress=False)
-    generate_dataset(root / "heldout", BRUSH, count=96, seed=1, shard_size=96, workers=2, progress=False)
-    return root / "train", root / "heldout"
+    return stroke_data(tmp_path_factory.mktemp("train-data"), BRUSH, train=256, heldout=96, heldout_seed=1, shard=64)
 
 
 def train(run: Path, data, stage: str = "all", *extra: str) -> subprocess.CompletedProcess:

@@ -48,14 +48,13 @@ def strokes_painter_alphas(painters: Painters, strokes: StrokeList) -> Tensor:
     acts = torch.from_numpy(strokes.actions).to(next(first.parameters()).device)
     if len(strokes.brushes) == 1:
         return painter_alphas(first, acts)
-    out = None
+    size = first.config.out_size
+    out = acts.new_zeros((len(acts), 1, size, size))
     for i, brush in enumerate(strokes.brushes):
         idx = torch.from_numpy(np.flatnonzero(strokes.brush_ids == i)).to(acts.device)
         if len(idx):
-            alpha = painter_alphas(painters[brush], acts[idx])
-            out = acts.new_zeros((len(acts), *alpha.shape[1:])) if out is None else out
-            out[idx] = alpha
-    return out if out is not None else acts.new_zeros((0, 1, first.config.out_size, first.config.out_size))
+            out[idx] = painter_alphas(painters[brush], acts[idx])
+    return out
 
 
 @torch.no_grad()

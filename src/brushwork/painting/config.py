@@ -91,7 +91,7 @@ class PaintConfig:
             raise BrushworkError(f"size must be between {MIN_WINDOW} and {MAX_CANVAS} px, got {self.size}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer) or not 0 <= self.seed < 2**63:
             raise BrushworkError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
-        if not isinstance(self.brush, str) or not all(b.strip() for b in self.brush.split(",")):
+        if not isinstance(self.brush, str) or not all(split_brushes(self.brush)):
             raise BrushworkError(f"brush must be a brush name or .myb path, or several separated by commas, "
                                  f"got {self.brush!r}")  # fmt: skip
         if self.loss not in LOSSES:
@@ -143,7 +143,7 @@ class PaintConfig:
 
     def brush_list(self) -> tuple[str, ...]:
         """The brushes, coarse levels first: `brush` split at commas (a name may repeat)."""
-        return tuple(b.strip() for b in self.brush.split(","))
+        return split_brushes(self.brush)
 
     def levels_window_fractions(self) -> tuple[float, ...]:
         """Window side per level as a fraction of the long side: max_stroke halved down to min_stroke."""
@@ -162,6 +162,11 @@ class PaintConfig:
         if unknown:
             raise BrushworkError(f"unknown paint setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return replace(self, **changes)
+
+
+def split_brushes(text: str) -> tuple[str, ...]:
+    """'a, b,a' -> ('a', 'b', 'a'): a `--brush` list, coarse levels first (an empty entry stays '')."""
+    return tuple(b.strip() for b in text.split(","))
 
 
 # (field, low, high): each must be a finite number with low < value <= high
@@ -193,4 +198,4 @@ def _positive_int(cfg: PaintConfig, name: str) -> None:
         raise BrushworkError(f"{name} must be a positive integer, got {v!r}")
 
 
-__all__ = ["PaintConfig"]
+__all__ = ["PaintConfig", "split_brushes"]

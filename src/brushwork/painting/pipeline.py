@@ -44,7 +44,7 @@ from brushwork.images import ImageSource, fit_to_canvas, load_image
 from brushwork.io import note_to_stderr
 from brushwork.models.painter import Painter
 from brushwork.painting.backends import EngineBackend, NeuralBackend, engine_available
-from brushwork.painting.config import DEFAULT_STROKES, PaintConfig
+from brushwork.painting.config import DEFAULT_STROKES, PaintConfig, split_brushes
 from brushwork.painting.losses import build_loss
 from brushwork.painting.optimise import LevelOptimiser
 from brushwork.painting.plan import assign_brushes, plan_levels
@@ -302,8 +302,7 @@ def continue_strokes(
         s.validate()
     except ValueError as e:
         raise BrushworkError(f"{label}: {e}") from None
-    have = [b.strip() for b in brush.split(",")]
-    if any(b not in have for b in s.brushes):
+    if any(b not in split_brushes(brush) for b in s.brushes):
         raise BrushworkError(f"{label} was painted with brush {s.brush!r}, not {brush!r}; pass --brush {s.brush}")
     factor = max(height, width) / max(s.width, s.height)
     scaled = s.scaled(factor)

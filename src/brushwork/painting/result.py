@@ -164,7 +164,7 @@ class Painting:
         if self._coverage_ok():
             boxes = [self.coverage[i] for i in idx]
         else:
-            boxes = canvas.alphas(s.actions[idx], s.windows[idx], [s.brushes[b] for b in s.brush_ids[idx]])
+            boxes = canvas.alphas(s.actions[idx], s.windows[idx], s[idx].stroke_brushes())
         canvas.composite(boxes, s.actions[idx][:, A.COLOR])
         return premultiplied_to_straight(canvas.premultiplied(), np.zeros(3, np.float32))
 
