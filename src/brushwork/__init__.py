@@ -7,13 +7,14 @@ The public surface is small and loads nothing heavy at import time::
     pipe = brushwork.PaintPipeline.from_pretrained("classic/dry_brush")   # built once, then pipe(image)
     painter = brushwork.load_painter("classic/dry_brush")
     pixels = brushwork.render(actions, brush="classic/dry_brush", size=64)
+    film = brushwork.VideoPipeline.from_pretrained("classic/dry_brush", size=256)("clip.mp4", "out/clip")
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "paint", "PaintPipeline", "load_painter", "render", "BrushworkError"]
+__all__ = ["__version__", "paint", "PaintPipeline", "load_painter", "render", "BrushworkError", "VideoPipeline"]
 
 from brushwork.errors import BrushworkError
 
@@ -44,4 +45,8 @@ def __getattr__(name: str):
         from brushwork.painting.pipeline import PaintPipeline
 
         return PaintPipeline
+    if name == "VideoPipeline":
+        from brushwork.video.pipeline import VideoPipeline
+
+        return VideoPipeline
     raise AttributeError(f"module 'brushwork' has no attribute {name!r}")

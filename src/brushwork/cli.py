@@ -90,11 +90,12 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def cmd_paint(args: argparse.Namespace) -> None:
-    """Paint each image with one pipeline (painter and loss network built once), write its files.
+    """Paint each image (or clip) with one pipeline (painter and loss network built once), write its files.
 
-    Everything is checked first (settings, every image, the init strokes, brush and painter): a bad
-    input fails at once with one line, not after minutes of painting.
+    Everything is checked first (settings, every image and clip, the init strokes, brush and painter):
+    a bad input fails at once with one line, not after minutes of painting.
     """
+    import numpy as np
     import torch
 
     from brushwork.images import fit_to_canvas, load_image
@@ -103,22 +104,38 @@ def cmd_paint(args: argparse.Namespace) -> None:
     from brushwork.painting.pipeline import PaintPipeline, continue_strokes
     from brushwork.painting.plan import check_brush_count, level_windows
     from brushwork.painting.strokes import load as load_strokes
+    from brushwork.video.clip import is_clip
 
     config = PaintConfig(
         strokes=args.strokes, size=args.size, brush=args.brush, painter=args.painter, loss=args.loss, seed=args.seed,
         steps=args.steps, time_budget=args.time_budget, device=args.device, engine=not args.no_engine,
         min_stroke=args.min_stroke, max_stroke=args.max_stroke,
     )  # fmt: skip
+    clips = [p for p in args.images if is_clip(p)]
+    frames = _frame_range(args.frames) if args.frames is not None else None
+    if not clips and (frames is not None or args.resume):
+        raise BrushworkError("--frames and --resume are for clips (mp4, mov, webm, mkv, mpg, animated GIF ...)")
+    if clips and args.init is not None:
+        raise BrushworkError("--init continues a photo's painting; a clip's frames continue each other")
+    if clips and args.no_engine:
+        raise BrushworkError("painting a clip needs the real brush in the loop; drop --no-engine")
     options = SaveOptions(
-        video=not args.no_video, render_size=args.render_size, fps=args.fps, video_seconds=args.video_seconds,
+        video=not args.no_video, render_size=args.render_size, fps=args.fps or 15, video_seconds=args.video_seconds,
         video_size=args.video_size,
     )  # fmt: skip
     init = load_strokes(args.init) if args.init is not None else None
+    if clips:
+        from brushwork.video.pipeline import VideoPipeline, plan_clip
+
     for path in args.images:
-        target = fit_to_canvas(load_image(path), args.size, name=path)
-        if init is not None:
-            continue_strokes(init, args.brush, *target.shape[:2], label=args.init)
-        check_brush_count(len(config.brush_list()), len(level_windows(*target.shape[:2], config)))
+        if path in clips:
+            info, _ = plan_clip(path, args.size, frames, args.fps)  # probe and limits, before any painting
+            shape = (*_fit_shape(info.height, info.width, args.size), 3)
+        else:
+            shape = fit_to_canvas(load_image(path), args.size, name=path).shape
+            if init is not None:
+                continue_strokes(init, args.brush, *shape[:2], label=args.init)
+        check_brush_count(len(config.brush_list()), len(level_windows(*shape[:2], config)))
     pipe = PaintPipeline(config)  # checks brush and painter: a bad one fails here, before any folder or note
     folders = _folders(args.images, Path(args.out))
     inputs = (*args.images, *([args.init] if args.init else []))
@@ -127,6 +144,18 @@ def cmd_paint(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads or default_threads(None if args.quiet else note_to_stderr))
     for path, folder in zip(args.images, folders, strict=True):
         t0 = time.perf_counter()
+        if path in clips:
+            film = VideoPipeline(pipe)(path, folder, frames=frames, fps=args.fps, resume=args.resume,
+                                       progress=not args.quiet)  # fmt: skip
+            rows = film.rows
+            ratio = [r["warping_error"] / r["input_warping_error"] for r in rows[1:]
+                     if r.get("input_warping_error")]  # fmt: skip
+            flicker = f", warping error {np.mean(ratio):.2f}x the clip's own" if ratio else ""
+            _say(
+                f"{path} -> {folder}/ ({len(rows)} frames, {time.perf_counter() - t0:.1f} s, "
+                f"{np.mean([r['seconds'] for r in rows]):.2f} s a frame); mean PSNR {film.mean_psnr:.2f} dB{flicker}"
+            )
+            continue
         painting = pipe(path, init=init, progress=not args.quiet)
         t1 = time.perf_counter()
         report = save_outputs(painting, folder, options)
@@ -138,6 +167,25 @@ def cmd_paint(args: argparse.Namespace) -> None:
             f"files {t2 - t1:.1f} s); {len(painting.strokes)} strokes, {kind}, PSNR {painting.psnr:.2f} dB, "
             f"SSIM {painting.ssim:.3f}{gap}"
         )
+
+
+def _fit_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    from brushwork.images import fit_size
+
+    return fit_size(height, width, size)
+
+
+def _frame_range(text: str) -> tuple[int, int]:
+    """'A:B' -> (A, B), source frames A .. B-1; 'A:' runs to the end (B resolved by the clip's length)."""
+    try:
+        a, b = text.split(":")
+        start = int(a) if a.strip() else 0
+        stop = int(b) if b.strip() else 10**12
+    except ValueError:
+        raise BrushworkError(f"--frames must be A:B (source frames A to B-1, e.g. 0:120), got {text!r}") from None
+    if start < 0 or stop <= start:
+        raise BrushworkError(f"--frames A:B needs 0 <= A < B, got {text!r}")
+    return start, stop
 
 
 def cmd_render(args: argparse.Namespace) -> None:
@@ -253,9 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Paint each IMAGE with brushstrokes optimised through the neural painter, level by level over the "
         "real MyPaint brush's painting. Writes painting.png (the real brush's painting), painting_neural.png "
         "(the painter's canvas), comparison.png, strokes.json, painting.ora, painting.svg, process.gif and "
-        "process.mp4 into OUT_DIR (one sub-folder per image when several). The same command, seed and "
+        "process.mp4 into OUT_DIR (one sub-folder per image when several). A clip (mp4, mov, webm, mkv, avi, "
+        "mpg, animated GIF) is painted frame by frame with strokes that follow the content: painting.mp4, "
+        "comparison.mp4, frames.jsonl, strokes/ and frames/ per frame. The same command, seed and "
         "--threads give the same painting."))  # fmt: skip
-    s.add_argument("images", nargs="+", metavar="IMAGE")
+    s.add_argument("images", nargs="+", metavar="IMAGE", help="photos or clips")
     s.add_argument("-o", "--out", default="out", metavar="OUT_DIR", help="output folder (default: out)")
     s.add_argument("--strokes", type=_positive_int, default=None,
                    help="number of strokes (default: 2000, or chosen to fit --time-budget)")  # fmt: skip
@@ -292,7 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-engine", action="store_true",
                    help="painter only: no real brush in the loop, painting.png is the painter's canvas")  # fmt: skip
     s.add_argument("--no-video", action="store_true", help="skip process.gif / process.mp4")
-    s.add_argument("--fps", type=_positive_int, default=15, help="video frame rate (default: 15)")
+    s.add_argument("--fps", type=float, default=None, help="a clip: the painted film's frame rate, at most the "
+                   "clip's (default: the clip's); a photo: process.mp4's frame rate (default: 15)")  # fmt: skip
+    s.add_argument("--frames", default=None, metavar="A:B",
+                   help="a clip: paint source frames A to B-1 only (default: all)")  # fmt: skip
+    s.add_argument("--resume", action="store_true",
+                   help="a clip: continue an interrupted run in OUT_DIR (same command otherwise)")  # fmt: skip
     s.add_argument("--video-seconds", type=float, default=4.0, help="video length (default: 4)")
     s.add_argument("--video-size", type=_positive_int, default=512, help="video long side (default: 512)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")

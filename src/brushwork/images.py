@@ -85,13 +85,14 @@ def load_image(source: ImageSource, max_side: int = MAX_SIDE, notify: Notify | N
     if min(h, w) < MIN_SIDE:
         raise BrushworkError(f"{name} is {w}x{h} px; an image needs at least {MIN_SIDE} px on each side to paint")
     if max(rgb.shape[:2]) > max_side:
-        rgb = resize(rgb, *_fit(*rgb.shape[:2], max_side))
+        rgb = resize(rgb, *fit_size(*rgb.shape[:2], max_side))
     if max(h, w) > max_side:
         notify(f"{name} is {w}x{h} px; reduced to {rgb.shape[1]}x{rgb.shape[0]}")
     return rgb
 
 
-def _fit(h: int, w: int, long_side: int) -> tuple[int, int]:
+def fit_size(h: int, w: int, long_side: int) -> tuple[int, int]:
+    """(height, width) of an h x w image whose long side becomes `long_side` px (aspect kept)."""
     s = long_side / max(h, w)
     return max(1, round(h * s)), max(1, round(w * s))
 
@@ -231,7 +232,7 @@ def fit_to_canvas(image: np.ndarray, size: int, name: str = "image", notify: Not
     """
     notify = notify or _quiet
     h, w = image.shape[:2]
-    ch, cw = _fit(h, w, size)
+    ch, cw = fit_size(h, w, size)
     if min(ch, cw) < MIN_SIDE:
         raise BrushworkError(
             f"{name} is {w}x{h} px: at --size {size} its short side would be {min(ch, cw)} px "
@@ -242,4 +243,4 @@ def fit_to_canvas(image: np.ndarray, size: int, name: str = "image", notify: Not
     return resize(image, ch, cw)
 
 
-__all__ = ["MIN_SIDE", "MAX_SIDE", "ImageSource", "fit_to_canvas", "load_image", "resize"]
+__all__ = ["MIN_SIDE", "MAX_SIDE", "fit_size", "ImageSource", "fit_to_canvas", "load_image", "resize"]

@@ -15,9 +15,13 @@ MAX_VIDEO_SECONDS = 600.0  # a time-lapse longer than 10 minutes is a mistake, a
 MAX_VIDEO_SIZE = 4096  # px, long side of a time-lapse frame
 MAX_FPS = 60
 MAX_VIDEO_BYTES = 2 << 30  # all frames of a time-lapse are held in memory (uint8 RGB) while encoding
+# Frames of a clip painted in one run: 20,000 frames is 11 minutes at 30 fps and, at ~5 s a frame,
+# a day on one machine; longer work is cut up with --frames (or spread over machines).
+MAX_CLIP_FRAMES = 20_000
 
 
 __all__ = [
+    "MAX_CLIP_FRAMES",
     "MAX_CANVAS",
     "MAX_FPS",
     "MAX_STROKES",

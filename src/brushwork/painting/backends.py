@@ -136,27 +136,43 @@ class EngineBackend:
     Args:
         strokes: the painting so far (its brushes, canvas size, background, and any strokes to continue).
         refit: refit each committed level's colours against the real composite before painting it.
+        coverage: the real coverage of `strokes` at the canvas resolution, if the caller has it (one
+            box per stroke, as `EngineCanvas.alphas` gives): reused instead of painting them again.
+        refit_init: the final joint refit also changes the colours of the strokes continued from
+            (a video frame whose strokes carry over: their colours follow the new frame).
     """
 
     real = True
 
-    def __init__(self, strokes: StrokeList, device: torch.device, refit: bool = True) -> None:
+    def __init__(
+        self,
+        strokes: StrokeList,
+        device: torch.device,
+        refit: bool = True,
+        coverage: list | None = None,
+        refit_init: bool = False,
+    ) -> None:
         from brushwork.engine import EngineCanvas, resolve_brush
 
         for brush in strokes.brushes:
             resolve_brush(brush)  # raises BrushworkError without libmypaint's brushes
+        if coverage is not None and len(coverage) != len(strokes):
+            raise ValueError(f"need one coverage box per stroke: {len(coverage)} boxes for {len(strokes)} strokes")
         self.device = device
         self.refit = refit
         self.canvas = EngineCanvas(strokes.width, strokes.height, None, strokes.background)
         # every stroke's real coverage at the canvas resolution, in painting order: the outputs (video
         # frames, OpenRaster layers) composite these again instead of asking the engine twice
-        boxes = self.canvas.alphas(strokes.actions, strokes.windows, strokes.stroke_brushes())
-        self.canvas.composite(boxes, strokes.actions[:, A.COLOR])
+        if coverage is None:
+            coverage = self.canvas.alphas(strokes.actions, strokes.windows, strokes.stroke_brushes())
+        self.canvas.composite(coverage, strokes.actions[:, A.COLOR])
         self.coverage_boxes: list | None = []
-        self._keep(boxes)
+        self._keep(list(coverage))
         self.image = self._read()
-        self.first = len(strokes)  # strokes before this are an earlier painting's, kept as they are
-        self.base = self.image  # the painting under the new strokes
+        # strokes before `first` are an earlier painting's: kept as they are, or their colours refitted too
+        self.first = 0 if refit_init else len(strokes)
+        self.continued = len(strokes)
+        self.base = self.image if not refit_init else self._background()  # the painting under the refitted strokes
 
     def _keep(self, boxes: list) -> None:
         """Keep coverages for the outputs while they take at most COVERAGE_CACHE_BYTES, else none."""
@@ -165,6 +181,10 @@ class EngineBackend:
         self.coverage_boxes += boxes
         if sum(a.nbytes for _, _, a in self.coverage_boxes) > COVERAGE_CACHE_BYTES:
             self.coverage_boxes = None  # a huge canvas: the outputs ask the engine again
+
+    def _background(self) -> Tensor:
+        bg = torch.tensor(self.canvas.background, dtype=torch.float32, device=self.device)[:, None, None]
+        return bg.expand(3, self.canvas.height, self.canvas.width).contiguous()
 
     def _read(self) -> Tensor:
         return torch.from_numpy(self.canvas.image()).permute(2, 0, 1).contiguous().to(self.device)
@@ -199,7 +219,7 @@ class EngineBackend:
         every stroke (kept unless the canvas is huge; otherwise the painting is returned unchanged).
         """
         boxes = self.coverage_boxes
-        if not self.refit or boxes is None or len(boxes) != len(painting) or len(painting) == self.first:
+        if not self.refit or boxes is None or len(boxes) != len(painting) or len(painting) == self.continued:
             return painting
         colors = refit_colors(
             target.permute(1, 2, 0).cpu().numpy(), self.base.permute(1, 2, 0).cpu().numpy(),

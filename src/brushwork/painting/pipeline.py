@@ -105,9 +105,14 @@ class PaintPipeline:
         progress: bool = True,
         notify: Callable[[str], None] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        init_coverage: list | None = None,
         **overrides: Any,
     ) -> Painting:
         """Paint one image (a path, a PIL image or an (H, W[, C]) array); `overrides` are PaintConfig fields.
+
+        `init_coverage`: the real brush's coverage of the `init` strokes on this canvas, one
+        (x, y, alpha (h, w)) box per stroke (`Painting.coverage` of an earlier call), reused instead of
+        painting them again -- a video frame whose strokes mostly stand still pays only for the new ones.
 
         `on_progress` is called after every optimiser step and after every level (with the painting so
         far); an exception it raises stops the painting at once and propagates (e.g. to cancel a job).
@@ -141,7 +146,9 @@ class PaintPipeline:
         # 3. the backend: the real brush if it can paint here
         problem = engine_available(tuple(self.painters)) if cfg.engine else "painter-only mode asked for"
         if problem is None:
-            backend = EngineBackend(painting, self.device, refit=cfg.refit_colors)
+            backend = EngineBackend(painting, self.device, refit=cfg.refit_colors,
+                                    coverage=init_coverage if init is not None else None,
+                                    refit_init=cfg.refit_init)  # fmt: skip
         else:
             if cfg.engine:
                 note(f"painting through the painter alone, painting.png is the painter's canvas: {problem}")
