@@ -153,7 +153,7 @@ def cmd_paint(args: argparse.Namespace) -> None:
             flicker = f", warping error {np.mean(ratio):.2f}x the clip's own" if ratio else ""
             _say(
                 f"{path} -> {folder}/ ({len(rows)} frames, {time.perf_counter() - t0:.1f} s, "
-                f"{np.mean([r['seconds'] for r in rows]):.2f} s a frame); mean PSNR {film.mean_psnr:.2f} dB{flicker}"
+                f"{np.mean([r['seconds'] for r in rows if r['seconds'] is not None]):.2f} s a frame); mean PSNR {film.mean_psnr:.2f} dB{flicker}"
             )
             continue
         painting = pipe(path, init=init, progress=not args.quiet)

@@ -48,6 +48,9 @@ class CarryConfig:
     refresh: float = 0.05
     # a stroke showing less than this many px of weight (covered by later ones) is removed
     hidden_px: float = 1.0
+    # every frame, refit the colours of all strokes (carried ones too) against the new frame: light
+    # and shading follow the film; off, carried strokes keep the colour they were painted with
+    refit_carried: bool = True
 
 
 def visible_weights(boxes: list[Box], height: int, width: int) -> list[Box | None]:

@@ -5,7 +5,7 @@
 `frames` is any iterable of (h, w, 3) uint8 RGB arrays of one size; odd sizes are padded by one
 edge pixel (H.264 in 4:2:0 needs even sides). The sound of the source clip between `start` and
 `end` seconds is re-encoded as AAC so the film and its sound stay in step whatever part was painted.
-The encoder runs single-threaded with fixed settings: the same frames give the same bytes.
+The encoder runs single-threaded without lookahead: the same frames give the same bytes.
 """
 
 from __future__ import annotations
@@ -56,10 +56,17 @@ def write_mp4(
                     video = out.add_stream("libx264", rate=rate)
                     video.width, video.height = image.shape[1], image.shape[0]
                     video.pix_fmt = "yuv420p"
-                    video.codec_context.options = {"crf": CRF, "preset": "medium", "threads": "1"}
+                    # x264's lookahead (frame-type decisions, macroblock tree) gave different bytes for the
+                    # same frames from run to run, even on one thread (measured); without it the same
+                    # frames encode to the same bytes, which --resume promises
+                    video.codec_context.options = {"crf": CRF, "preset": "medium", "threads": "1",
+                                                   "x264-params": "threads=1:rc-lookahead=0:mbtree=0"}
                     video.codec_context.thread_count = 1
                     sound = _add_audio(out, audio) if audio is not None else None
-                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                # converted here, not inside encode(): measured, the encoder's own conversion made the same
+                # frames encode to different bytes from run to run
+                yuv = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p").to_ndarray()
+                frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
                 frame.pts = count
                 frame.time_base = Fraction(1) / rate
                 out.mux(video.encode(frame))

@@ -8,7 +8,7 @@
       strokes/000000.npz ...   each frame's strokes: a `brushwork.strokes` NPZ (`brushwork render`
                         and `--init` load it), plus `ids` (N,) int64, each stroke's lasting id (a
                         stroke keeps it from the frame it was painted in until it is removed), and
-                        `frame`, that frame's row of frames.jsonl as a JSON string
+                        `frame`, that frame's row of frames.jsonl (less its seconds) as a JSON string
       frames/000000.png ...    each frame's painting by the real brush, what `render` of its strokes
                         paints at the canvas size
       video.json        the clip and the settings the frames were painted with (for --resume)
@@ -96,7 +96,8 @@ class VideoFolder:
             np.savez_compressed(
                 f, meta=np.array(json.dumps(strokes.header())), actions=strokes.actions, windows=strokes.windows,
                 levels=strokes.levels, brush_ids=strokes.brush_ids, ids=np.asarray(ids, np.int64),
-                frame=np.array(json.dumps(row, sort_keys=True)),
+                # the row without its timing, so that a resumed run writes the same bytes
+                frame=np.array(json.dumps({k: v for k, v in row.items() if k != "seconds"}, sort_keys=True)),
             )  # fmt: skip
 
     def read_frame(self, k: int) -> tuple[StrokeList, np.ndarray, np.ndarray, dict]:
@@ -108,6 +109,15 @@ class VideoFolder:
         from brushwork.images import load_image
 
         return strokes, ids, load_image(self.frame_path(k)), row
+
+    def read_rows(self, done: int) -> list[dict]:
+        """The rows of the first `done` frames: frames.jsonl's (with their seconds), else the strokes files'."""
+        try:
+            rows = [json.loads(line) for line in (self.path / "frames.jsonl").read_text().splitlines()]
+        except (OSError, ValueError):
+            rows = []
+        rows = rows[:done]
+        return rows + [{**self.read_frame(k)[3], "seconds": None} for k in range(len(rows), done)]
 
     def write_rows(self, rows: list[dict]) -> None:
         write_text_atomic(self.path / "frames.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))

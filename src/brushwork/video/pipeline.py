@@ -103,7 +103,7 @@ class VideoPipeline:
         `on_frame` is called after each frame; an exception it raises stops the run (frames painted
         so far stay, and `resume=True` continues).
         """
-        say = notify or (note_to_stderr if progress else (lambda _: None))
+        say = notify or note_to_stderr  # notes (a corrupt frame, a resume) are not progress: --quiet keeps them
         cfg = self.pipe.settings(**settings)
         size = cfg.size
         if "size" in settings:
@@ -126,8 +126,7 @@ class VideoPipeline:
         rows: list[dict] = []
         state: FrameState | None = None
         if done:
-            for k in range(done):
-                rows.append(folder.read_frame(k)[3])
+            rows = folder.read_rows(done)
             s, ids, image, _ = folder.read_frame(done - 1)
             state = FrameState(s, ids, engine_coverage(s), image, int(max(r["next_id"] for r in rows)))
             say(f"resuming {info.path}: {done} of {len(picks)} frames already painted")

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from brushwork.errors import BrushworkError
+from brushwork.metrics import psnr
 from brushwork.painting.pipeline import PaintPipeline
 from brushwork.painting.refit import Box
 from brushwork.painting.result import Painting
@@ -129,14 +130,24 @@ class FrameStepper:
             live[order[(~live).sum() : (~live).sum() + excess]] = False
         kept = kept[live]
         init = carried[kept]
-        painting = self._paint(frame, index, init=init, init_coverage=[coverage[i] for i in kept], strokes=add,
-                               refit_init=True)  # fmt: skip
-        n_new = len(painting.strokes) - len(kept)
+        init_coverage = [coverage[i] for i in kept]
+        if add > 0:
+            painting = self._paint(frame, index, init=init, init_coverage=init_coverage, strokes=add,
+                                   refit_init=cfg.refit_carried)  # fmt: skip
+            result, image = painting.strokes, painting.image
+            cov = painting.coverage if painting.coverage is not None else engine_coverage(result)
+        else:  # nothing to add: the carried strokes are the painting
+            from brushwork import actions as A
+            from brushwork.engine import EngineCanvas
+
+            canvas = EngineCanvas(w, h, None, s.background)
+            canvas.composite(init_coverage, init.actions[:, A.COLOR])
+            result, image, cov = init, canvas.image(), init_coverage
+        n_new = len(result) - len(kept)
         ids = np.concatenate([state.ids[kept], np.arange(state.next_id, state.next_id + n_new, dtype=np.int64)])
-        cov = painting.coverage if painting.coverage is not None else engine_coverage(painting.strokes)
-        new_state = FrameState(painting.strokes, ids, cov, painting.image, state.next_id + n_new)
-        row = {"cut": False, "strokes": len(painting.strokes), "added": n_new, "moved": int(moved[kept].sum()),
-               "removed": len(s) - len(kept), "kept": len(kept), "psnr": round(painting.psnr, 4),
+        new_state = FrameState(result, ids, cov, image, state.next_id + n_new)
+        row = {"cut": False, "strokes": len(result), "added": n_new, "moved": int(moved[kept].sum()),
+               "removed": len(s) - len(kept), "kept": len(kept), "psnr": round(psnr(image, frame), 4),
                "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
         return new_state, row
 
