@@ -151,9 +151,11 @@ def cmd_paint(args: argparse.Namespace) -> None:
             ratio = [r["warping_error"] / r["input_warping_error"] for r in rows[1:]
                      if r.get("input_warping_error")]  # fmt: skip
             flicker = f", warping error {np.mean(ratio):.2f}x the clip's own" if ratio else ""
+            per_frame = np.mean([r["seconds"] for r in rows if r["seconds"] is not None])
             _say(
                 f"{path} -> {folder}/ ({len(rows)} frames, {time.perf_counter() - t0:.1f} s, "
-                f"{np.mean([r['seconds'] for r in rows if r['seconds'] is not None]):.2f} s a frame); mean PSNR {film.mean_psnr:.2f} dB{flicker}"
+                f"{per_frame:.2f} s a frame); "
+                f"mean PSNR {film.mean_psnr:.2f} dB{flicker}"
             )
             continue
         painting = pipe(path, init=init, progress=not args.quiet)

@@ -78,7 +78,8 @@ class ClipInfo:
         a, b = frames if frames is not None else (0, self.frames)
         if not (0 <= a < b <= self.frames):
             raise BrushworkError(
-                f"--frames {a}:{b} is outside {self.path}'s {self.frames} frames; give A:B with 0 <= A < B <= {self.frames}"
+                f"--frames {a}:{b} is outside {self.path}'s {self.frames} frames; "
+                f"give A:B with 0 <= A < B <= {self.frames}"
             )
         picks = list(range(a, b))
         if fps is not None and fps < self.fps - 1e-6:

@@ -110,7 +110,7 @@ class VideoPipeline:
             settings = {k: v for k, v in settings.items() if k != "size"}
         info, picks = plan_clip(clip, size, frames, fps)
         strokes = strokes or cfg.strokes
-        settings = {k: v for k, v in settings.items() if k != "strokes"}
+        settings = {k: v for k, v in settings.items() if k not in ("strokes", "seed")}  # the stepper sets them
         manifest = {
             "format": FORMAT, "clip": os.path.abspath(info.path), "clip_bytes": os.path.getsize(info.path),
             "frames": [picks[0], picks[-1] + 1], "picks": len(picks), "fps": fps, "size": size,
