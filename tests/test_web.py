@@ -2,7 +2,8 @@
 Chromium (`-m browser`). Real components throughout: real pipeline, real brush, real files.
 
 One server for the module (its worker paints with 1 thread); paintings are small (64-128 px,
-60-100 strokes) so that the whole file runs in about a minute on 2 cores.
+60-100 strokes; videos of 6 frames at 96 x 64 px, made here with PyAV) so that the whole file runs
+in about a minute on 2 cores.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from io import BytesIO
 from pathlib import Path
 
@@ -31,15 +33,18 @@ pytest.importorskip("starlette", reason="the web extra is not installed: pip ins
 pytest.importorskip("uvicorn", reason="the web extra is not installed: pip install 'brushwork[web]'")
 pytest.importorskip("multipart", reason="the web extra is not installed: pip install 'brushwork[web]'")
 
+import av  # noqa: E402
+import numpy as np  # noqa: E402
 import uvicorn  # noqa: E402
 
 from brushwork.painting.strokes import load as load_strokes  # noqa: E402
 from brushwork.web.app import create_app, listen, url_of  # noqa: E402
-from brushwork.web.jobs import FINAL, JOB_ID  # noqa: E402
+from brushwork.web.jobs import FINAL, JOB_ID, MAX_VIDEO_FRAMES, VIDEO_FILES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CASTLE = ROOT / "examples" / "castle.png"
 SMALL = {"strokes": "60", "size": "64", "steps": "2"}  # a painting in about a second
+SMALL_CLIP = {"strokes": "60", "size": "64", "steps": "3"}  # about a second a frame
 UPLOAD_LIMIT = 1 << 20  # the test server's upload limit (the photo is 0.35 MB)
 
 
@@ -148,6 +153,29 @@ def get_json(srv: Server, path: str) -> dict:
     return json.loads(data)
 
 
+def make_clip(path: Path, frames: int = 6, width: int = 96, height: int = 64, fps: int = 12) -> Path:
+    """An H.264 clip encoded by PyAV: a pan over a smooth landscape (each frame 2 px on)."""
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        v.codec_context.options = {"crf": "18", "threads": "1"}
+        for k in range(frames):
+            x, y = np.arange(width)[None, :] + 2.0 * k, np.arange(height)[:, None]
+            rgb = np.stack([0.5 + 0.35 * np.sin(x / 11.0) + 0 * y, 0.4 + 0.3 * np.cos(y / 7.0 + x / 17.0),
+                            0.3 + 0.2 * np.sin((x + y) / 13.0)], -1)  # fmt: skip
+            frame = av.VideoFrame.from_ndarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8), format="rgb24")
+            frame.pts, frame.time_base = k, Fraction(1, fps)
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+    return path
+
+
+def video_frames(data: bytes) -> list[np.ndarray]:
+    """An mp4's frames, decoded by PyAV."""
+    with av.open(BytesIO(data)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
 def png_header(width: int, height: int) -> bytes:
     """A PNG whose header declares width x height and which has no pixel data (a decompression bomb)."""
 
@@ -244,6 +272,78 @@ def test_bad_upload_or_settings_is_one_clear_message(
 def test_not_a_form_is_refused(server: Server) -> None:
     status, _, data = request(server, "POST", "/api/jobs", CASTLE.read_bytes(), {"Content-Type": "image/png"})
     assert status == 400 and b"multipart/form-data" in data
+
+
+def test_video_job_paints_frame_by_frame_and_serves_the_film(server: Server, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "walk.mp4")
+    status, job = submit(server, ("walk.mp4", clip.read_bytes()), **SMALL_CLIP)
+    assert status == 202, job
+    assert job["kind"] == "video" and job["status"] in ("queued", "running")
+    events = follow(server, job["id"], timeout=180)
+    final = events[-1]
+    assert final["status"] == "done", final
+    painted = {e["stage"].split(" painted")[0] for e in events if e["stage"].endswith("strokes)")}
+    assert len(painted) >= 2 and painted <= {f"frame {k} of 6" for k in range(1, 7)}, painted
+    assert any(e["eta"] is not None for e in events), "no ETA while painting"
+    assert any(e["preview"] for e in events), "no live image while painting"
+    fractions = [e["fraction"] for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert final["files"] == sorted(VIDEO_FILES)
+    assert final["result"]["frames"] == 6 and final["result"]["width"] == 64
+
+    files = f"/api/jobs/{job['id']}/files"
+    status, headers, film = request(server, "GET", f"{files}/painting.mp4")
+    assert status == 200 and headers["content-type"] == "video/mp4"
+    frames = video_frames(film)
+    assert len(frames) == 6 and frames[0].shape[1] == 64
+    status, headers, part = request(server, "GET", f"{files}/painting.mp4", headers={"Range": "bytes=0-99"})
+    assert status == 206 and part == film[:100]  # a browser seeks with Range requests
+    status, headers, side = request(server, "GET", f"{files}/comparison.mp4")
+    assert status == 200 and headers["content-type"] == "video/mp4" and len(video_frames(side)) == 6
+    status, _, rows = request(server, "GET", f"{files}/frames.jsonl?download=1")
+    assert status == 200 and [json.loads(r)["frame"] for r in rows.splitlines()] == list(range(6))
+    status, headers, poster = request(server, "GET", f"{files}/poster.png")
+    assert status == 200 and headers["content-type"] == "image/png" and poster.startswith(b"\x89PNG")
+    for name in ("video.json", "clip.mp4"):  # the manifest names server paths; the upload is not ours to serve
+        assert request(server, "GET", f"{files}/{name}")[0] == 404, name
+    folder = server.out / job["id"]
+    assert not list(folder.glob("clip.*")), "the upload is kept after painting"
+    assert len(list((folder / "strokes").glob("*.npz"))) == 6
+    status, _, data = request(server, "GET", f"/api/jobs/{job['id']}/files.zip")
+    with zipfile.ZipFile(BytesIO(data)) as z:
+        assert status == 200 and sorted(z.namelist()) == sorted(VIDEO_FILES)
+    gallery = {g["id"]: g for g in get_json(server, "/api/jobs")}
+    assert gallery[job["id"]]["kind"] == "video"
+
+
+@pytest.mark.parametrize(
+    "name, frames, shape, fields, message",
+    [
+        ("notes.mp4", None, None, {}, "is not a video FFmpeg can read"),
+        ("long.mp4", MAX_VIDEO_FRAMES + 1, (32, 32), {}, f"--frames 0:{MAX_VIDEO_FRAMES}"),
+        ("walk.mov", 6, (96, 64), {"time_budget": "1000", "steps": ""}, "per frame"),
+        ("strip.mkv", 6, (192, 8), {}, "use a larger --size"),
+    ],
+)
+def test_bad_video_upload_is_one_clear_message(
+    server: Server, tmp_path: Path, name: str, frames: int | None, shape: tuple | None, fields: dict, message: str
+) -> None:
+    data = b"hello, not a video\n" if frames is None else make_clip(tmp_path / name, frames, *shape).read_bytes()
+    got, answer = submit(server, (name, data), **{**SMALL_CLIP, **fields})
+    assert got == 400 and message in answer["error"] and name in answer["error"], answer
+    assert "\n" not in answer["error"] and str(server.out) not in answer["error"]  # one line, no server paths
+    assert all((f / "job.json").is_file() for f in server.out.iterdir() if f.is_dir()), "a refused upload left files"
+
+
+def test_video_job_cancels_mid_frame(server: Server, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "walk.mp4")
+    _, job = submit(server, ("walk.mp4", clip.read_bytes()), strokes="3000", size="128", steps="400")
+    follow(server, job["id"], until=lambda e: e["stage"].startswith("frame 1 of 6: level"), timeout=120)
+    t0 = time.monotonic()
+    assert request(server, "POST", f"/api/jobs/{job['id']}/cancel")[0] == 200
+    final = follow(server, job["id"], timeout=60)[-1]
+    assert final["status"] == "cancelled" and time.monotonic() - t0 < 30, final
+    assert not (server.out / job["id"]).exists()  # nothing left behind, the upload neither
 
 
 def test_downloads_serve_only_the_apps_files(server: Server) -> None:
@@ -530,6 +630,37 @@ def test_browser_upload_watch_and_download(server: Server, browsers) -> None:
     driver.refresh()  # the painting is in the gallery after a reload
     open_page(driver, server)
     wait(driver, lambda d: d.find_elements("css selector", "#gallery .thumb"), 10, "gallery")
+
+
+@pytest.mark.browser
+def test_browser_video_upload_plays_the_painted_film(server: Server, browsers, tmp_path: Path) -> None:
+    driver = browsers()
+    open_page(driver, server)
+    clip = make_clip(tmp_path / "walk.mp4")
+    by_id(driver, "file").send_keys(str(clip))  # the user uploads a video, as they would a photo
+    wait(driver, lambda d: (by_id(d, "clip").get_attribute("src") or "").startswith("blob:"), 10, "video preview")
+    assert by_id(driver, "video-note").is_displayed()
+    choose_settings(driver, strokes="60", size="64", steps="3")
+    by_id(driver, "paint").click()
+    wait_status(driver, ("running",), 60)
+    wait(driver, lambda d: "frame" in by_id(d, "stage").text, 60, "per-frame progress")
+    wait_status(driver, ("done",), 120)
+    assert int(by_id(driver, "live").get_attribute("data-frames-at-end")) >= 2  # a live image per frame
+    film = wait(driver, lambda d: by_id(d, "film").get_attribute("src"), 10, "the film")
+    assert film.endswith("/painting.mp4") and by_id(driver, "film").is_displayed()
+    assert by_id(driver, "film").get_attribute("controls") is not None
+    # Chromium loads it (HAVE_METADATA): served as video/mp4, in a codec it plays
+    wait(driver, lambda d: d.execute_script("return arguments[0].readyState", by_id(d, "film")) >= 1, 30, "metadata")
+    assert driver.execute_script("return arguments[0].duration", by_id(driver, "film")) == pytest.approx(0.5, abs=0.1)
+    names = [a.get_attribute("data-name") for a in driver.find_elements("css selector", "#downloads a")]
+    assert {"painting.mp4", "comparison.mp4", "frames.jsonl"} <= set(names), names
+    assert not by_id(driver, "compare-figure").is_displayed()  # the photo's slider is not for a video
+    job_id = driver.current_url.split("#job=")[1]
+    driver.refresh()  # the gallery shows the film by its first painted frame
+    open_page(driver, server)
+    thumb = f'#gallery .thumb[data-id="{job_id}"] img'
+    img = wait(driver, lambda d: d.find_elements("css selector", thumb), 10, "gallery")[0]
+    assert img.get_attribute("src").endswith(f"/api/jobs/{job_id}/files/poster.png")
 
 
 @pytest.mark.browser

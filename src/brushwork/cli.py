@@ -120,7 +120,8 @@ def cmd_paint(args: argparse.Namespace) -> None:
     if clips and args.no_engine:
         raise BrushworkError("painting a clip needs the real brush in the loop; drop --no-engine")
     options = SaveOptions(
-        video=not args.no_video, render_size=args.render_size, fps=args.fps or 15, video_seconds=args.video_seconds,
+        video=not args.no_video, render_size=args.render_size, fps=_photo_fps(args.fps),
+        video_seconds=args.video_seconds,
         video_size=args.video_size,
     )  # fmt: skip
     init = load_strokes(args.init) if args.init is not None else None
@@ -149,7 +150,7 @@ def cmd_paint(args: argparse.Namespace) -> None:
                                        progress=not args.quiet)  # fmt: skip
             rows = film.rows
             ratio = [r["warping_error"] / r["input_warping_error"] for r in rows[1:]
-                     if r.get("input_warping_error")]  # fmt: skip
+                     if r.get("input_warping_error") and not r["cut"]]  # fmt: skip
             flicker = f", warping error {np.mean(ratio):.2f}x the clip's own" if ratio else ""
             per_frame = np.mean([r["seconds"] for r in rows if r["seconds"] is not None])
             _say(
@@ -169,6 +170,13 @@ def cmd_paint(args: argparse.Namespace) -> None:
             f"files {t2 - t1:.1f} s); {len(painting.strokes)} strokes, {kind}, PSNR {painting.psnr:.2f} dB, "
             f"SSIM {painting.ssim:.3f}{gap}"
         )
+
+
+def _photo_fps(fps: float | None) -> int | float:
+    """A photo's process.mp4 frame rate: 15 by default; a whole number (SaveOptions says which range)."""
+    if fps is None:
+        return 15
+    return int(fps) if float(fps).is_integer() else fps
 
 
 def _fit_shape(height: int, width: int, size: int) -> tuple[int, int]:

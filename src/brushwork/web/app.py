@@ -8,21 +8,26 @@ HTTP API (JSON unless said otherwise; errors are `{"error": "<one line>"}` with 
 
     GET  /healthz                         200 {"status": "ok"} once the painter is loaded (503 before)
     GET  /api/options                     brushes, example photos, defaults and limits
-    POST /api/jobs                        multipart form: `photo` (a file) or `example` (a name from
+    POST /api/jobs                        multipart form: `photo` (a file: a photo, or a video by its
+                                          suffix, painted frame by frame) or `example` (a name from
                                           /api/options), and optional `brush`, `strokes`, `time_budget`
-                                          (s), `size` (px), `seed`, `steps` -> 202 the job (below)
+                                          (s; a video's: per frame), `size` (px), `seed`, `steps`
+                                          -> 202 the job (below)
     GET  /api/jobs                        the gallery: finished paintings, newest first
-    GET  /api/jobs/{id}                   the job: status (queued, running, done, failed, cancelled),
-                                          ahead (jobs before it), stage, fraction, eta (s), preview,
-                                          error, files, result
+    GET  /api/jobs/{id}                   the job: kind (photo, video), status (queued, running, done,
+                                          failed, cancelled), ahead (jobs before it), stage, fraction,
+                                          eta (s), preview, error, files, result
     GET  /api/jobs/{id}/events            server-sent events: the job (as above) on every change,
                                           until it is done, failed or cancelled
     POST /api/jobs/{id}/cancel            stop it (running) or drop it (waiting)
-    GET  /api/jobs/{id}/preview.png       the painting so far (every ~2 s; the real brush after each level)
-    GET  /api/jobs/{id}/files/{name}      one output file (`?download=1`: as an attachment)
+    GET  /api/jobs/{id}/preview.png       the painting so far (every ~2 s; the real brush after each level;
+                                          a video's after each frame)
+    GET  /api/jobs/{id}/files/{name}      one output file (`?download=1`: as an attachment; Range
+                                          requests answered, so a browser can seek in a video)
     GET  /api/jobs/{id}/files.zip         every output file in one zip
 
     curl -F photo=@castle.png -F strokes=500 -F size=256 http://127.0.0.1:7860/api/jobs
+    curl -F photo=@walk.mp4 -F strokes=300 -F size=256 http://127.0.0.1:7860/api/jobs   # -> painting.mp4
     curl -N http://127.0.0.1:7860/api/jobs/<id>/events
     curl -O http://127.0.0.1:7860/api/jobs/<id>/files/strokes.json
 """
@@ -35,8 +40,10 @@ import socket
 import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import BinaryIO
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -49,6 +56,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from brushwork.errors import BrushworkError
 from brushwork.painting.outputs import prepare_folder
+from brushwork.video.clip import VIDEO_SUFFIXES
 from brushwork.web.jobs import (
     DEFAULTS,
     FINAL,
@@ -56,10 +64,12 @@ from brushwork.web.jobs import (
     MAX_SIZE,
     MAX_STROKES,
     MAX_UPLOAD_BYTES,
+    MAX_VIDEO_UPLOAD_BYTES,
     Changes,
     JobQueue,
     QueueFull,
     display_name,
+    is_clip_upload,
     parse_settings,
     read_photo,
 )
@@ -70,11 +80,13 @@ EXAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MEDIA_TYPES = {
     ".png": "image/png", ".json": "application/json", ".svg": "image/svg+xml", ".gif": "image/gif",
     ".mp4": "video/mp4", ".ora": "image/openraster", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+    ".jsonl": "application/x-ndjson",
 }  # fmt: skip
 KEEPALIVE = 15.0  # s between comments on a quiet event stream (proxies close silent connections)
-# Everything the page uses comes from this server; nothing inline, no other origin.
+# Everything the page uses comes from this server; nothing inline, no other origin (blob: is the
+# photo or video the user picked, shown from their own disk before it is sent).
 CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; media-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; media-src 'self' blob:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
@@ -130,7 +142,9 @@ async def options(request: Request) -> Response:
         "examples": list(examples()),
         "defaults": DEFAULTS,
         "limits": {"upload_bytes": request.app.state.max_upload, "size": MAX_SIZE, "strokes": MAX_STROKES,
-                   "time_budget": MAX_BUDGET},
+                   "time_budget": MAX_BUDGET, "video_upload_bytes": request.app.state.max_video_upload,
+                   "video_frames": queue.max_frames},
+        "video_suffixes": list(VIDEO_SUFFIXES),
     })  # fmt: skip
 
 
@@ -142,25 +156,32 @@ async def example(request: Request) -> Response:
 
 
 async def start_job(request: Request) -> Response:
-    """Check the upload and the settings, then queue the job: 202, or 4xx with one line saying why."""
+    """Check the upload and the settings, then queue the job: 202, or 4xx with one line saying why.
+
+    A video is checked as well before it is queued (FFmpeg reads it, the frame limit) and waits in
+    its job's folder; a photo waits in memory at the canvas size.
+    """
     queue: JobQueue = request.app.state.queue
-    limit = request.app.state.max_upload
+    limit, video_limit = request.app.state.max_upload, request.app.state.max_video_upload
     try:
-        fields, upload = await read_form(request, limit)
-        settings = parse_settings(fields, await run_in_threadpool(queue.brushes))
-        if upload is not None:
-            data, name = upload
-        elif fields.get("example"):
-            path = examples().get(fields["example"])
-            if path is None:
-                raise BrushworkError(
-                    f"no example photo {fields['example'][:60]!r}; choose one of {', '.join(examples())}"
-                )
-            data, name = await run_in_threadpool(path.read_bytes), path.name
-        else:
-            raise BrushworkError("no photo: upload one (form field 'photo') or pick an example ('example')")
-        photo = await run_in_threadpool(read_photo, data, name, settings.size)
-        job = queue.submit(settings, photo, name)
+        async with read_form(request, limit, video_limit) as (fields, upload):
+            settings = parse_settings(fields, await run_in_threadpool(queue.brushes))
+            if upload is not None and upload.clip is not None:
+                job = await run_in_threadpool(queue.submit_clip, settings, upload.clip, upload.name)
+            else:
+                if upload is not None:
+                    data, name = upload.data or b"", upload.name
+                elif fields.get("example"):
+                    path = examples().get(fields["example"])
+                    if path is None:
+                        raise BrushworkError(
+                            f"no example photo {fields['example'][:60]!r}; choose one of {', '.join(examples())}"
+                        )
+                    data, name = await run_in_threadpool(path.read_bytes), path.name
+                else:
+                    raise BrushworkError("no photo: upload one (form field 'photo') or pick an example ('example')")
+                photo = await run_in_threadpool(read_photo, data, name, settings.size)
+                job = queue.submit(settings, photo, name)
     except TooLarge as e:
         return error(413, str(e))
     except QueueFull as e:
@@ -260,54 +281,72 @@ class TooLarge(BrushworkError):
     """The request body is over the upload limit."""
 
 
-async def read_form(request: Request, limit: int) -> tuple[dict[str, str], tuple[bytes, str] | None]:
-    """A multipart form read with a size cap -> (text fields, (photo bytes, shown name) or None).
+@dataclass
+class Upload:
+    """The form's file: a photo's bytes, or a video left in the parser's temporary file (on disk past
+    1 MB: a 200 MB clip is never held in memory)."""
 
-    The body is counted as it arrives and refused past `limit` (plus a little for the other fields)
-    before anything is parsed or decoded.
+    name: str  # as shown (`display_name`)
+    data: bytes | None = None  # a photo
+    clip: BinaryIO | None = None  # a video, at its start; closed with the form
+
+
+@asynccontextmanager
+async def read_form(
+    request: Request, limit: int, video_limit: int
+) -> AsyncIterator[tuple[dict[str, str], Upload | None]]:
+    """A multipart form read with a size cap -> (text fields, the upload or None), until the block ends.
+
+    The body is counted as it arrives and refused past the larger limit (plus a little for the other
+    fields) while it is parsed; then the file against its own: `video_limit` for a video (by its
+    suffix, `is_clip_upload`), `limit` for a photo, before a photo is read into memory or decoded.
     """
     kind = request.headers.get("content-type", "")
     if not kind.startswith("multipart/form-data"):
         raise BrushworkError("send the photo and settings as a multipart/form-data form (field 'photo')")
-    body = await read_body(request, limit + 64 * 1024)
-    if body is None:
-        raise TooLarge(f"the upload is larger than the {limit / 2**20:.0f} MB limit: send a smaller photo")
-
-    async def once() -> AsyncIterator[bytes]:
-        yield body
-
+    cap = max(limit, video_limit)
+    refusal = (
+        f"the upload is larger than the {cap / 2**20:.0f} MB limit "
+        f"({limit / 2**20:.0f} MB for a photo, {video_limit / 2**20:.0f} MB for a video): send a smaller file"
+    )
+    body = read_body(request, cap + 64 * 1024, refusal)
     try:
-        form = await MultiPartParser(request.headers, once(), max_files=1, max_fields=20).parse()
+        form = await MultiPartParser(request.headers, body, max_files=1, max_fields=20).parse()
     except MultiPartException as e:
         raise BrushworkError(f"the form could not be read: {e.message}") from None
-    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-    photo = form.get("photo")
-    upload = None
-    if isinstance(photo, UploadFile):
-        data = await photo.read()
-        name = display_name(photo.filename)
-        if len(data) > limit:
-            raise TooLarge(f"{name} is {len(data) / 2**20:.1f} MB; the upload limit is {limit / 2**20:.0f} MB")
-        upload = (data, name)
-    await form.close()
-    return fields, upload
+    try:
+        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        photo = form.get("photo")
+        upload = None
+        if isinstance(photo, UploadFile):
+            name = display_name(photo.filename)
+            size = photo.size if photo.size is not None else 0
+            video = await run_in_threadpool(is_clip_upload, name, photo.file)
+            cap, what = (video_limit, " for a video") if video else (limit, "")
+            if size > cap:
+                raise TooLarge(f"{name} is {size / 2**20:.1f} MB; the upload limit{what} is {cap / 2**20:.0f} MB")
+            upload = Upload(name, clip=photo.file) if video else Upload(name, data=await photo.read())
+        yield fields, upload
+    finally:
+        await form.close()
 
 
-async def read_body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None if it is longer than `limit` bytes (a declared length is trusted
-    only to refuse early; the rest is read to its end, up to 4x the limit, so the client gets the answer)."""
+async def read_body(request: Request, limit: int, refusal: str) -> AsyncIterator[bytes]:
+    """The request body as it arrives; TooLarge(`refusal`) once it is longer than `limit` bytes (a
+    declared length is trusted only to refuse early; the rest is read to its end, up to 4x the limit,
+    so the client gets the answer)."""
     declared = request.headers.get("content-length", "")
     over = declared.isdigit() and int(declared) > limit
-    chunks, size = [], 0
+    size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > 4 * limit:
+        over = over or size > limit
+        if not over:
+            yield chunk
+        elif size > 4 * limit:
             break
-        if not over and size <= limit:
-            chunks.append(chunk)
-        else:
-            over, chunks = True, []
-    return None if over else b"".join(chunks)
+    if over:
+        raise TooLarge(refusal)
 
 
 # ----------------------------------------------------------------------------- the app
@@ -383,11 +422,13 @@ def create_app(
     threads: int | None = None,
     max_upload: int = MAX_UPLOAD_BYTES,
     allowed_hosts: tuple[str, ...] | None = LOOPBACK_NAMES,
+    max_video_upload: int = MAX_VIDEO_UPLOAD_BYTES,
 ) -> Starlette:
     """The web app: jobs painted one at a time into `out/<job id>/`, painters from `painters` offered too.
 
     `allowed_hosts`: the names the app answers to (None: any, for an app on the network). The worker
-    thread starts with the app (its lifespan) and stops with it.
+    thread starts with the app (its lifespan) and stops with it. `max_upload` caps a photo's upload,
+    `max_video_upload` a video's.
     """
     changes = Changes()
     queue = JobQueue(out, painters=painters, threads=threads, on_change=changes.notify)
@@ -406,6 +447,7 @@ def create_app(
 
     app = Starlette(routes=ROUTES, lifespan=lifespan, exception_handlers={404: unknown})
     app.state.queue, app.state.changes, app.state.max_upload = queue, changes, max_upload
+    app.state.max_video_upload = max_video_upload
     app.add_middleware(Guard, allowed_hosts=allowed_hosts)
     return app
 

@@ -11,11 +11,19 @@ reuses it for every job, exactly as `brushwork paint` does for several photos.
     job = queue.submit(settings, photo, "cat.jpg")
     queue.snapshot(job.id)  # {"status": "running", "stage": "level 2 of 4: ...", "fraction": 0.4, ...}
     queue.cancel(job.id)
+    clip = queue.submit_clip(settings, open("walk.mp4", "rb"), "walk.mp4")  # a video: checked, then queued
 
 A job's files go to `<out>/<job id>/`: the painting's outputs (`brushwork.painting.outputs`), the
 photo at the canvas size (`photo.png`) and `job.json` (settings, status, timings, result), which the
 gallery reads back after a restart. Job ids are `secrets.token_urlsafe(16)`: 128 random bits, so one
 id says nothing about another. Only the file names in `SERVED_FILES` are ever served.
+
+A video's job paints with `brushwork.video.VideoPipeline` around the same cached `PaintPipeline`:
+its upload waits in the job's folder as `clip<suffix>` (the suffix from `VIDEO_SUFFIXES`, nothing
+else of the client's name; FFmpeg goes by it) and is deleted once painted; the folder gets
+`brushwork.video.folder`'s files, of which painting.mp4, comparison.mp4, frames.jsonl and
+`poster.png` (frame 0's painting: the gallery's picture) are served. video.json is not: it holds
+the server's path of the clip.
 """
 
 from __future__ import annotations
@@ -36,12 +44,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image
 
 from brushwork.errors import BrushworkError
-from brushwork.images import fit_to_canvas, load_image
+from brushwork.images import fit_size, fit_to_canvas, load_image
 from brushwork.io import write_text_atomic
 from brushwork.models.registry import shipped_brushes
 from brushwork.painting.config import DEFAULT_STROKES, PaintConfig
@@ -49,6 +58,8 @@ from brushwork.painting.exports import as_uint8, save_png
 from brushwork.painting.outputs import OUTPUT_FILES, SaveOptions, save_outputs
 from brushwork.painting.pipeline import PaintPipeline
 from brushwork.painting.schedule import Progress
+from brushwork.video.clip import VIDEO_SUFFIXES
+from brushwork.video.pipeline import FrameProgress
 
 log = logging.getLogger("brushwork.web")
 
@@ -57,7 +68,9 @@ MAX_UPLOAD_BYTES = 30 << 20  # a 50 Mpx phone JPEG is ~20 MB; anything larger is
 MAX_SIZE = 2048  # px canvas: the page shows ~1000 px; `brushwork paint` paints larger ones
 MAX_STROKES = 20_000  # ~10 min of painting at 2048 px on 2 cores; the CLI goes up to 200,000
 MAX_BUDGET = 3600.0  # s: a job holds the only worker, so one job may not hold it for hours
-MAX_WAITING = 16  # queued jobs; each holds its photo (<= 12 MB at 2048 px) until it runs
+MAX_WAITING = 16  # queued jobs; each holds its photo (<= 12 MB at 2048 px), or its clip on disk, until it runs
+MAX_VIDEO_UPLOAD_BYTES = 200 << 20  # a minute of 1080p phone video is ~130 MB
+MAX_VIDEO_FRAMES = 600  # frames a video job paints (20 s at 30 fps): ~1 s a frame at 512 px, so ~10 min
 KEEP_FINISHED = 100  # finished jobs kept in memory for their snapshot; older ones are read from disk
 PREVIEW_SIDE = 512  # px, long side of the live image: small PNGs (~100-300 KB) the page swaps in
 NOTIFY_EVERY = 0.25  # s between progress updates from optimiser steps (a level's end always notifies)
@@ -67,7 +80,8 @@ VIDEO_SECONDS, VIDEO_FPS = 4.0, 15  # the process video, as the CLI's defaults
 
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16)
 FINAL = ("done", "failed", "cancelled")
-SERVED_FILES = frozenset((*OUTPUT_FILES, "photo.png", "job.json"))
+VIDEO_FILES = ("painting.mp4", "comparison.mp4", "frames.jsonl", "poster.png")  # a video job's, served
+SERVED_FILES = frozenset((*OUTPUT_FILES, "photo.png", "job.json", *VIDEO_FILES))
 
 
 class Cancelled(Exception):
@@ -210,6 +224,67 @@ def display_name(filename: str | None) -> str:
     return base or "the upload"
 
 
+# ----------------------------------------------------------------------------- videos
+
+
+def is_clip_upload(name: str, file: BinaryIO) -> bool:
+    """True if an upload is a video, by the suffix of its shown name (`VIDEO_SUFFIXES`), as the CLI's
+    `is_clip` tells: a GIF only when it is animated (a still GIF stays a photo). Leaves `file` at its start."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        return False
+    if suffix != ".gif":
+        return True
+    try:
+        with Image.open(file) as im:
+            return getattr(im, "n_frames", 1) > 1
+    except (OSError, ValueError, Image.DecompressionBombError):  # not a GIF: the photo's checks say why
+        return False
+    finally:
+        file.seek(0)
+
+
+def check_clip(path: Path, name: str, settings: JobSettings, max_frames: int = MAX_VIDEO_FRAMES) -> int:
+    """The frames a saved upload would paint, after the library's checks (`plan_clip`) and the web
+    app's; one BrushworkError naming `name`, never the server's path."""
+    from brushwork.video.pipeline import plan_clip
+
+    try:
+        info, picks = plan_clip(path, settings.size)
+    except BrushworkError as e:
+        raise BrushworkError(str(e).replace(str(path), name)) from None
+    n = len(picks)
+    if n > max_frames:
+        raise BrushworkError(
+            f"{name} has {n} frames ({n / info.fps:.0f} s at {info.fps:g} fps); the web app paints at most "
+            f"{max_frames}: paint part of it with `brushwork paint {name} --frames 0:{max_frames}` "
+            "(or fewer with --fps)"
+        )
+    if settings.time_budget is not None and settings.time_budget * n > MAX_BUDGET:
+        raise BrushworkError(
+            f"a time budget of {settings.time_budget:g} s a frame for the {n} frames of {name} is "
+            f"{settings.time_budget * n:.0f} s, more than the {MAX_BUDGET:.0f} s a job may take here; "
+            "give fewer seconds (for a video they are per frame)"
+        )
+    return n
+
+
+class WatchedPipeline:
+    """The worker's cached `PaintPipeline` as a `VideoPipeline` sees it, with an `on_progress` on
+    every frame's painting: Cancel stops a frame mid-way, not only between frames (frame 0 alone
+    may take minutes), and the page hears of its steps. Everything else is the pipeline's own."""
+
+    def __init__(self, pipe: PaintPipeline, on_progress: Callable[[Progress], None]) -> None:
+        self._pipe = pipe
+        self._on_progress = on_progress
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._pipe(*args, on_progress=self._on_progress, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipe, name)
+
+
 # ----------------------------------------------------------------------------- jobs
 
 
@@ -219,9 +294,13 @@ class Job:
 
     id: str
     settings: JobSettings
-    photo: np.ndarray | None = field(repr=False)  # (h, w, 3) uint8; dropped once painted
+    photo: np.ndarray | None = field(repr=False)  # (h, w, 3) uint8; dropped once painted (None: a video)
     source: str  # the photo's name as the user gave it
     folder: Path
+    kind: str = "photo"  # photo, video
+    clip: Path | None = None  # a video's upload in `folder`; deleted once painted
+    frames: int = 0  # a video's frames to paint
+    done_frames: int = 0  # ... and painted so far
     status: str = "queued"  # queued, running, done, failed, cancelled
     stage: str = "waiting for its turn"
     fraction: float = 0.0  # of the whole job, for the progress bar
@@ -240,14 +319,14 @@ class Job:
     def record(self) -> dict:
         """What job.json keeps and what the API shows (without the live fields)."""
         return {
-            "id": self.id, "status": self.status, "stage": self.stage, "error": self.error,
+            "id": self.id, "kind": self.kind, "status": self.status, "stage": self.stage, "error": self.error,
             "source": self.source, "settings": asdict(self.settings), "notes": self.notes[-20:],
             "files": self.files, "result": self.result, "timings": self.timings,
             "created": self.created, "finished": self.finished,
         }  # fmt: skip
 
     def note(self, text: str) -> None:
-        self.notes.append(text)
+        self.notes.append(text if self.clip is None else text.replace(str(self.clip), self.source))
 
 
 class Changes:
@@ -299,6 +378,7 @@ class JobQueue:
         painters: folder with user painter files offered besides the shipped ones (None: none).
         threads: torch threads for painting (None: torch's default, the machine's cores).
         on_change: called (from any thread) whenever a job changes: wire it to `Changes.notify`.
+        max_frames: the most frames a video job may paint.
     """
 
     def __init__(
@@ -307,8 +387,10 @@ class JobQueue:
         painters: str | Path | None = None,
         threads: int | None = None,
         on_change: Callable[[], None] | None = None,
+        max_frames: int = MAX_VIDEO_FRAMES,
     ) -> None:
         self.out = Path(out)
+        self.max_frames = max_frames
         self.painters = painters
         self.threads = threads
         self.on_change = on_change or (lambda: None)
@@ -332,14 +414,49 @@ class JobQueue:
         """Queue a checked job; raises QueueFull when MAX_WAITING jobs wait already."""
         job_id = secrets.token_urlsafe(16)
         job = Job(job_id, settings, photo, source, self.out / job_id)
+        self._queue(job)
+        return job
+
+    def submit_clip(self, settings: JobSettings, file: BinaryIO, source: str) -> Job:
+        """Save an uploaded video into a new job's folder, check it (`check_clip`) and queue it; one
+        BrushworkError (QueueFull when MAX_WAITING jobs wait already) and no folder left if it is refused.
+
+        Blocking (the copy, FFmpeg's probe): call it from a worker thread.
+        """
+        suffix = Path(source).suffix.lower()
+        if suffix not in VIDEO_SUFFIXES:  # the only part of the client's name that reaches the disk
+            raise BrushworkError(f"{source} is not a video by its name; give it one of {', '.join(VIDEO_SUFFIXES)}")
+        self._refuse_if_full()  # before copying up to 200 MB
+        job_id = secrets.token_urlsafe(16)
+        folder = self.out / job_id
+        path = folder / f"clip{suffix}"
+        try:
+            folder.mkdir(parents=True)
+            with open(path, "wb") as f:
+                shutil.copyfileobj(file, f, 1 << 20)
+            frames = check_clip(path, source, settings, self.max_frames)
+            job = Job(job_id, settings, None, source, folder, kind="video", clip=path, frames=frames)
+            self._queue(job)
+        except OSError as e:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise BrushworkError(f"could not keep {source} for painting: {e.strerror or e}") from None
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return job
+
+    def _refuse_if_full(self) -> None:
         with self._lock:
             if len(self._waiting) >= MAX_WAITING:
                 raise QueueFull(f"{len(self._waiting)} paintings are waiting already; try again in a few minutes")
-            self._jobs[job_id] = job
+
+    def _queue(self, job: Job) -> None:
+        with self._lock:  # a Condition's default lock is reentrant
+            self._refuse_if_full()
+            self._jobs[job.id] = job
             self._waiting.append(job)
             self._lock.notify_all()
         self.on_change()
-        return job
 
     def cancel(self, job_id: str) -> dict | None:
         """Stop a running job at its next optimiser step, or drop a waiting one; None if unknown."""
@@ -414,6 +531,8 @@ class JobQueue:
             self._stopping = True
             for job in [*self._waiting, *([self._running] if self._running else [])]:
                 job.cancel.set()
+                if job.clip is not None and job is not self._running:  # an upload that will never be painted
+                    shutil.rmtree(job.folder, ignore_errors=True)
             self._lock.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -457,42 +576,129 @@ class JobQueue:
                 raise BrushworkError(f"the painter {job.settings.brush!r} is no longer there")
             pipe = self._pipeline(choice)
             self._check(job)
-            job.stage = "planning the strokes"
-            self.on_change()
-            t0 = time.perf_counter()
-            last = [0.0]  # when progress last woke the page
-
-            def on_progress(p: Progress) -> None:
-                self._progress(job, p, last)
-
-            painting = pipe(
-                job.photo, name="photo", progress=False, notify=job.note, on_progress=on_progress,
-                **job.settings.overrides(),
-            )  # fmt: skip
-            self._check(job)
-            job.timings["painting"] = round(time.perf_counter() - t0, 3)
-            job.stage, job.fraction, job.eta = "writing the files: painting, strokes, layers, video", PAINT_SHARE, None
-            self.on_change()
-            t1 = time.perf_counter()
-            options = SaveOptions(video=True, video_seconds=VIDEO_SECONDS, fps=VIDEO_FPS, notify=job.note)
-            report = save_outputs(painting, job.folder, options)
-            save_png(job.folder / "photo.png", painting.target)  # the photo at the canvas size, to compare
-            job.timings["files"] = round(time.perf_counter() - t1, 3)
-            self._check(job)
-            job.files = [*sorted(p.name for p in report.files), "photo.png"]
-            job.result = {
-                "strokes": len(painting.strokes), "width": painting.strokes.width,
-                "height": painting.strokes.height, "real": painting.real, "psnr": round(painting.psnr, 2),
-                "ssim": round(painting.ssim, 4), "seconds": round(sum(job.timings.values()), 1),
-            }  # fmt: skip
+            if job.clip is not None:
+                self._paint_clip(job, pipe)
+            else:
+                self._paint_photo(job, pipe)
             self._finish(job, "done", "done")
         except Cancelled:
             self._finish(job, "cancelled", "cancelled")
         except BrushworkError as e:
-            self._finish(job, "failed", "failed", error=str(e))
+            self._finish(job, "failed", "failed", error=self._shown(job, str(e)))
         except Exception as e:  # a bug: the page says so in one line, the log has the traceback
             log.exception("job %s failed", job.id)
-            self._finish(job, "failed", "failed", error=f"internal error: {type(e).__name__}: {e}")
+            self._finish(job, "failed", "failed", error=self._shown(job, f"internal error: {type(e).__name__}: {e}"))
+        finally:
+            if job.clip is not None:  # painted (or not): the upload has done its part
+                job.clip.unlink(missing_ok=True)
+
+    def _paint_photo(self, job: Job, pipe: PaintPipeline) -> None:
+        """A photo job: the painting, then its files (`save_outputs`) and the photo at the canvas size."""
+        job.stage = "planning the strokes"
+        self.on_change()
+        t0 = time.perf_counter()
+        last = [0.0]  # when progress last woke the page
+
+        def on_progress(p: Progress) -> None:
+            self._progress(job, p, last)
+
+        painting = pipe(
+            job.photo, name="photo", progress=False, notify=job.note, on_progress=on_progress,
+            **job.settings.overrides(),
+        )  # fmt: skip
+        self._check(job)
+        job.timings["painting"] = round(time.perf_counter() - t0, 3)
+        job.stage, job.fraction, job.eta = "writing the files: painting, strokes, layers, video", PAINT_SHARE, None
+        self.on_change()
+        t1 = time.perf_counter()
+        options = SaveOptions(video=True, video_seconds=VIDEO_SECONDS, fps=VIDEO_FPS, notify=job.note)
+        report = save_outputs(painting, job.folder, options)
+        save_png(job.folder / "photo.png", painting.target)  # the photo at the canvas size, to compare
+        job.timings["files"] = round(time.perf_counter() - t1, 3)
+        self._check(job)
+        job.files = [*sorted(p.name for p in report.files), "photo.png"]
+        job.result = {
+            "strokes": len(painting.strokes), "width": painting.strokes.width,
+            "height": painting.strokes.height, "real": painting.real, "psnr": round(painting.psnr, 2),
+            "ssim": round(painting.ssim, 4), "seconds": round(sum(job.timings.values()), 1),
+        }  # fmt: skip
+
+    def _paint_clip(self, job: Job, pipe: PaintPipeline) -> None:
+        """A video job: `VideoPipeline` around the cached pipeline, frame after frame into the job's
+        folder (its files: `brushwork.video.folder`), then frame 0's painting as `poster.png`."""
+        from brushwork.video.pipeline import VideoPipeline
+
+        assert job.clip is not None
+        job.stage = f"reading {job.source}"
+        self.on_change()
+        t0 = time.perf_counter()
+        last = [0.0]  # when progress last woke the page
+        ends: list[float] = []  # when each frame was painted (perf_counter)
+
+        def on_progress(p: Progress) -> None:
+            self._step_progress(job, p, last)
+
+        def on_frame(f: FrameProgress) -> None:
+            self._frame_progress(job, f, ends)
+
+        film = VideoPipeline(WatchedPipeline(pipe, on_progress))(
+            job.clip, job.folder, progress=False, notify=job.note, on_frame=on_frame, **job.settings.overrides()
+        )
+        self._check(job)
+        painted = ends[-1] if ends else t0
+        job.timings["painting"] = round(painted - t0, 3)
+        shutil.copyfile(job.folder / "frames" / "000000.png", job.folder / "poster.png")
+        job.timings["files"] = round(time.perf_counter() - painted, 3)
+        job.files = sorted(name for name in VIDEO_FILES if (job.folder / name).is_file())
+        h, w = fit_size(film.info.height, film.info.width, job.settings.size)
+        job.result = {
+            "frames": len(film.rows), "strokes": film.rows[-1]["strokes"], "width": w, "height": h, "real": True,
+            "psnr": round(film.mean_psnr, 2), "fps": round(film.info.fps, 3),
+            "seconds": round(sum(job.timings.values()), 1),
+        }  # fmt: skip
+
+    def _step_progress(self, job: Job, p: Progress, last: list[float]) -> None:
+        """A video frame's optimiser steps: Cancel, the stage, the bar within the frame; the live image
+        only while frame 0 is painted (later frames show whole, after `_frame_progress`)."""
+        self._check(job)
+        k, n = job.done_frames, job.frames
+        job.fraction = max(job.fraction, (k + p.fraction) / max(1, n))
+        steps = f" of {p.steps}" if p.steps else ""
+        if p.image is None:
+            job.stage = f"frame {k + 1} of {n}: level {p.level + 1} of {p.levels}, step {p.step}{steps}"
+        else:
+            job.stage = f"frame {k + 1} of {n}: level {p.level} of {p.levels} painted"
+        now = time.perf_counter()
+        if k == 0 and p.image is not None:
+            job.preview = preview_png(p.image)
+            job.previews += 1
+        elif now - last[0] < NOTIFY_EVERY:
+            return
+        last[0] = now
+        self.on_change()
+
+    def _frame_progress(self, job: Job, f: FrameProgress, ends: list[float]) -> None:
+        """`VideoPipeline`'s on_frame: frames done / total, the ETA, the frame as the live image, Cancel."""
+        self._check(job)
+        ends.append(time.perf_counter())
+        job.done_frames, job.frames = f.done, f.total
+        job.fraction = f.done / max(1, f.total)
+        # frame 0 is painted from scratch, the others continue it (far fewer new strokes): their pace
+        job.eta = (ends[-1] - ends[0]) / (len(ends) - 1) * (f.total - f.done) if len(ends) > 1 else None
+        if f.done >= f.total:
+            job.stage, job.eta = f"all {f.total} frames painted; writing painting.mp4 and comparison.mp4", None
+        else:
+            strokes = f" ({f.row['strokes']} strokes)" if f.row else ""
+            job.stage = f"frame {f.done} of {f.total} painted{strokes}"
+        if f.image is not None:
+            job.preview = preview_png(f.image)
+            job.previews += 1
+        self.on_change()
+
+    @staticmethod
+    def _shown(job: Job, text: str) -> str:
+        """An error as the page shows it: a video's saved upload named as the user named it."""
+        return text if job.clip is None else text.replace(str(job.clip), job.source)
 
     def _progress(self, job: Job, p: Progress, last: list[float]) -> None:
         """The pipeline's progress callback: where the job is, the live image, Cancel."""
@@ -577,6 +783,6 @@ def preview_png(image: np.ndarray) -> bytes:
 
 
 __all__ = [
-    "BrushChoice", "Changes", "Job", "JobQueue", "JobSettings", "QueueFull", "find_brushes", "parse_settings",
-    "read_photo",
+    "BrushChoice", "Changes", "Job", "JobQueue", "JobSettings", "QueueFull", "WatchedPipeline", "check_clip",
+    "find_brushes", "is_clip_upload", "parse_settings", "read_photo",
 ]  # fmt: skip

@@ -1,5 +1,5 @@
-// brushwork's page: pick a photo and settings, start a job (POST /api/jobs), follow it through
-// server-sent events (/api/jobs/<id>/events), show the live image, the result and the files.
+// brushwork's page: pick a photo (or a video) and settings, start a job (POST /api/jobs), follow it
+// through server-sent events (/api/jobs/<id>/events), show the live image, the result and the files.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -14,8 +14,15 @@ const FILE_NOTES = {
   "process.mp4": "the brush at work",
   "painting_engine.png": "the real brush, larger",
   "photo.png": "the photo at the canvas size",
+  "painting.mp4": "the painted video, with the clip's sound",
+  "comparison.mp4": "clip and painting side by side",
+  "frames.jsonl": "one row per frame: strokes added, moved and removed, PSNR, flicker",
+  "poster.png": "the first frame's painting",
 };
-const state = { limits: null, file: null, example: null, job: null, source: null, preview: null, frames: 0 };
+const state = {
+  limits: null, videoSuffixes: [], file: null, video: false, example: null, job: null, source: null,
+  preview: null, frames: 0,
+};
 
 async function getJSON(url, init) {
   const res = await fetch(url, init);
@@ -34,27 +41,73 @@ function showError(text) {
 function showPhoto(src) {
   $("photo").src = src;
   $("photo").hidden = false;
+  const clip = $("clip");
+  if (clip.getAttribute("src")) {
+    clip.pause();
+    clip.removeAttribute("src");
+    clip.load(); // lets go of the video picked before
+  }
+  clip.hidden = true;
   $("drop-hint").hidden = true;
+}
+
+function showClip(src) {
+  $("clip").src = src;
+  $("clip").hidden = false;
+  $("clip").play().catch(() => {});
+  $("photo").hidden = true;
+  $("drop-hint").hidden = true;
+}
+
+function suffix(name) {
+  const dot = name.lastIndexOf(".");
+  return dot < 0 ? "" : name.slice(dot).toLowerCase();
+}
+
+// A video by its name, as the server tells (a GIF is a video only when animated: the server knows).
+function isVideo(file) {
+  return state.videoSuffixes.includes(suffix(file.name)) && suffix(file.name) !== ".gif";
+}
+
+function uploadLimit(file) {
+  if (!state.limits) return Infinity;
+  if (isVideo(file)) return state.limits.video_upload_bytes;
+  if (suffix(file.name) === ".gif") return Math.max(state.limits.upload_bytes, state.limits.video_upload_bytes);
+  return state.limits.upload_bytes;
+}
+
+function showVideoNote(video) {
+  const note = $("video-note");
+  note.hidden = !video;
+  if (video && state.limits) {
+    note.textContent = `A video: every frame is painted, the strokes carried from frame to frame. ` +
+      `Strokes and seconds are per frame; at most ${state.limits.video_frames} frames here.`;
+  }
 }
 
 function pickFile(file) {
   if (!file) return;
   showError("");
   state.file = file;
+  state.video = isVideo(file);
   state.example = null;
   for (const b of document.querySelectorAll("#examples button")) b.classList.remove("picked");
-  if (state.limits && file.size > state.limits.upload_bytes) {
+  if (file.size > uploadLimit(file)) {
     showError(`${file.name} is ${(file.size / 2 ** 20).toFixed(1)} MB; the upload limit is ` +
-      `${(state.limits.upload_bytes / 2 ** 20).toFixed(0)} MB.`);
+      `${(uploadLimit(file) / 2 ** 20).toFixed(0)} MB.`);
   }
-  showPhoto(URL.createObjectURL(file));
+  if (state.video) showClip(URL.createObjectURL(file));
+  else showPhoto(URL.createObjectURL(file));
+  showVideoNote(state.video);
 }
 
 function pickExample(name, button) {
   showError("");
   state.file = null;
+  state.video = false;
   state.example = name;
   $("file").value = "";
+  showVideoNote(false);
   for (const b of document.querySelectorAll("#examples button")) b.classList.toggle("picked", b === button);
   showPhoto(`/api/examples/${encodeURIComponent(name)}`);
 }
@@ -71,8 +124,8 @@ async function paint(event) {
   showError("");
   const form = new FormData();
   if (state.file) {
-    if (state.limits && state.file.size > state.limits.upload_bytes) {
-      showError(`${state.file.name} is over the upload limit; choose a smaller photo.`);
+    if (state.file.size > uploadLimit(state.file)) {
+      showError(`${state.file.name} is over the upload limit; choose a smaller ${state.video ? "video" : "photo"}.`);
       return;
     }
     form.append("photo", state.file, state.file.name);
@@ -89,7 +142,7 @@ async function paint(event) {
   form.append("seed", $("seed").value);
   if ($("steps").value) form.append("steps", $("steps").value);
   setBusy(true);
-  $("stage").textContent = "Sending the photo…";
+  $("stage").textContent = state.video ? "Sending the video…" : "Sending the photo…";
   let job;
   try {
     job = await getJSON("/api/jobs", { method: "POST", body: form });
@@ -99,7 +152,7 @@ async function paint(event) {
     $("stage").textContent = "Pick a photo and press Paint.";
     return;
   }
-  follow(job.id, $("photo").src);
+  follow(job.id, state.video ? null : $("photo").src);
 }
 
 function follow(id, photoSrc) {
@@ -115,6 +168,8 @@ function follow(id, photoSrc) {
   if (photoSrc) {
     live.src = photoSrc;
     live.hidden = false;
+  } else {
+    live.hidden = true; // a video: its first painted frame is the first live image
   }
   $("result").hidden = true;
   setBusy(true);
@@ -188,6 +243,11 @@ function fileUrl(id, name, download) {
 }
 
 function showResult(job) {
+  if (job.kind === "video") {
+    showFilm(job);
+    return;
+  }
+  showKind(false);
   const id = job.id;
   const r = job.result || {};
   $("live").src = fileUrl(id, "painting.png");
@@ -214,6 +274,45 @@ function showResult(job) {
     gif.src = fileUrl(id, "process.gif");
     gif.hidden = false;
   }
+  showDownloads(job);
+}
+
+// The result of a video: the painted film and the side-by-side one, frame 0 as the live image.
+function showFilm(job) {
+  const id = job.id;
+  const r = job.result || {};
+  showKind(true);
+  $("video").pause();
+  $("live").src = fileUrl(id, "poster.png");
+  $("live").classList.remove("ghost");
+  $("live").hidden = false;
+  const film = $("film");
+  film.poster = fileUrl(id, "poster.png");
+  film.src = fileUrl(id, "painting.mp4");
+  $("film-compare").src = fileUrl(id, "comparison.mp4");
+  const brush = job.settings ? job.settings.brush : "";
+  $("summary").textContent = `${job.source}: ${r.frames} frames of ${r.strokes} strokes of ${brush} on ` +
+    `${r.width}×${r.height} px painted by the real brush, mean PSNR ${r.psnr} dB, ${r.seconds} s.` +
+    (job.notes && job.notes.length ? " Notes: " + job.notes.join("; ") : "");
+  showDownloads(job);
+}
+
+function showKind(video) {
+  $("compare-figure").hidden = video;
+  $("process-figure").hidden = video;
+  $("film-figure").hidden = !video;
+  $("film-compare-figure").hidden = !video;
+  if (!video) {
+    for (const v of [$("film"), $("film-compare")]) {
+      v.pause();
+      v.removeAttribute("src");
+      v.removeAttribute("poster");
+    }
+  }
+}
+
+function showDownloads(job) {
+  const id = job.id;
   const list = $("downloads");
   list.replaceChildren();
   for (const name of job.files) {
@@ -239,6 +338,11 @@ function videoFailed() {
   $("video-gif").hidden = false;
 }
 
+function filmFailed() {
+  // A browser without H.264: say so; the files are still there to download.
+  if ($("film").getAttribute("src")) showError("This browser cannot play painting.mp4 (H.264): download it below.");
+}
+
 function setSlider() {
   const x = Number($("slider").value);
   $("result-painting").style.clipPath = `inset(0 0 0 ${x}%)`;
@@ -261,12 +365,14 @@ async function loadGallery() {
     a.href = `#result`;
     a.className = "thumb";
     a.dataset.id = job.id;
+    const video = job.kind === "video";
     const img = document.createElement("img");
     img.loading = "lazy";
-    img.src = fileUrl(job.id, "painting.png");
+    img.src = fileUrl(job.id, video ? "poster.png" : "painting.png");
     img.alt = job.source;
     const caption = document.createElement("span");
-    caption.textContent = `${job.source} · ${job.result.strokes} strokes`;
+    caption.textContent = video ? `${job.source} · ${job.result.frames} frames` :
+      `${job.source} · ${job.result.strokes} strokes`;
     a.append(img, caption);
     a.addEventListener("click", async (e) => {
       e.preventDefault();
@@ -290,6 +396,7 @@ async function start() {
   $("slider").addEventListener("input", setSlider);
   $("live").addEventListener("load", liveLoaded);
   $("video").addEventListener("error", videoFailed);
+  $("film").addEventListener("error", filmFailed);
   $("strokes").addEventListener("focus", () => { $("by-strokes").checked = true; });
   $("time_budget").addEventListener("focus", () => { $("by-time").checked = true; });
   const drop = $("drop");
@@ -309,6 +416,7 @@ async function start() {
     return;
   }
   state.limits = options.limits;
+  state.videoSuffixes = options.video_suffixes || [];
   for (const b of options.brushes) {
     const o = document.createElement("option");
     o.value = b.key;
