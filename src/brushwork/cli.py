@@ -139,6 +139,12 @@ def cmd_paint(args: argparse.Namespace) -> None:
         check_brush_count(len(config.brush_list()), len(level_windows(*shape[:2], config)))
     pipe = PaintPipeline(config)  # checks brush and painter: a bad one fails here, before any folder or note
     folders = _folders(args.images, Path(args.out))
+    if args.resume:  # before any note or folder: nothing to resume is one line
+        from brushwork.video.folder import MANIFEST
+
+        for path, folder in zip(args.images, folders, strict=True):
+            if path in clips and not (folder / MANIFEST).is_file():
+                raise BrushworkError(f"nothing to resume in {folder}: no {MANIFEST} from an earlier run")
     inputs = (*args.images, *([args.init] if args.init else []))
     for folder in folders:
         prepare_folder(folder, inputs)
