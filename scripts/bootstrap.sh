@@ -11,8 +11,9 @@ dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
 apt_packages=(libmypaint-1.5-1 mypaint-brushes ffmpeg python3-venv)
+# The Ray tests run in a network namespace with only loopback (unshare from util-linux, ip from iproute2).
 # The web app's browser tests drive Debian's own Chromium (nothing downloads a browser).
-if [ $dev -eq 1 ]; then apt_packages+=(chromium chromium-driver); fi
+if [ $dev -eq 1 ]; then apt_packages+=(chromium chromium-driver util-linux iproute2); fi
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,9 +29,9 @@ fi
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip install --disable-pip-version-check -q)
-# The web extra (`brushwork serve`); with --dev also the test tools and Selenium for the browser tests.
+# The web extra (`brushwork serve`); with --dev also the test tools, Ray (`--ray`) and Selenium for the browser tests.
 if [ $dev -eq 1 ]; then
-  "${pip[@]}" -e ".[dev,web]" "selenium>=4.20"
+  "${pip[@]}" -e ".[dev,web,ray]" "selenium>=4.20"
 else
   "${pip[@]}" -e ".[web]"
 fi

@@ -98,9 +98,11 @@ def cmd_paint(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
+    from brushwork.batch.photos import describe, paint_photo
+    from brushwork.batch.sources import expand, output_folders
     from brushwork.images import fit_to_canvas, load_image
     from brushwork.painting.config import PaintConfig
-    from brushwork.painting.outputs import SaveOptions, prepare_folder, save_outputs
+    from brushwork.painting.outputs import SaveOptions, is_painted, prepare_folder
     from brushwork.painting.pipeline import PaintPipeline, continue_strokes
     from brushwork.painting.plan import check_brush_count, level_windows
     from brushwork.painting.strokes import load as load_strokes
@@ -111,14 +113,22 @@ def cmd_paint(args: argparse.Namespace) -> None:
         steps=args.steps, time_budget=args.time_budget, device=args.device, engine=not args.no_engine,
         min_stroke=args.min_stroke, max_stroke=args.max_stroke,
     )  # fmt: skip
-    clips = [p for p in args.images if is_clip(p)]
+    images = expand(args.images)
+    clips = [p for p in images if is_clip(p)]
     frames = _frame_range(args.frames) if args.frames is not None else None
-    if not clips and (frames is not None or args.resume):
-        raise BrushworkError("--frames and --resume are for clips (mp4, mov, webm, mkv, mpg, animated GIF ...)")
+    if not clips and frames is not None:
+        raise BrushworkError("--frames is for clips (mp4, mov, webm, mkv, mpg, animated GIF ...)")
     if clips and args.init is not None:
         raise BrushworkError("--init continues a photo's painting; a clip's frames continue each other")
     if clips and args.no_engine:
         raise BrushworkError("painting a clip needs the real brush in the loop; drop --no-engine")
+    if clips and args.ray is not None:
+        raise BrushworkError("--ray paints photos; paint clips without --ray (clips across workers are not built yet)")
+    if args.ray is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise BrushworkError("--ray needs Ray: pip install 'brushwork[ray]'")
     options = SaveOptions(
         video=not args.no_video, render_size=args.render_size, fps=_photo_fps(args.fps),
         video_seconds=args.video_seconds,
@@ -128,28 +138,50 @@ def cmd_paint(args: argparse.Namespace) -> None:
     if clips:
         from brushwork.video.pipeline import VideoPipeline, plan_clip
 
-    for path in args.images:
+    for path in images:
         if path in clips:
             info, _ = plan_clip(path, args.size, frames, args.fps)  # probe and limits, before any painting
             shape = (*_fit_shape(info.height, info.width, args.size), 3)
+        elif args.ray is not None:
+            continue  # on Ray each worker checks its photo: a bad one is one line and the others go on
         else:
             shape = fit_to_canvas(load_image(path), args.size, name=path).shape
             if init is not None:
                 continue_strokes(init, args.brush, *shape[:2], label=args.init)
         check_brush_count(len(config.brush_list()), len(level_windows(*shape[:2], config)))
     pipe = PaintPipeline(config)  # checks brush and painter: a bad one fails here, before any folder or note
-    folders = _folders(args.images, Path(args.out))
+    folders = output_folders(images, Path(args.out))
     if args.resume:  # before any note or folder: nothing to resume is one line
         from brushwork.video.folder import MANIFEST
 
-        for path, folder in zip(args.images, folders, strict=True):
+        for path, folder in zip(images, folders, strict=True):
             if path in clips and not (folder / MANIFEST).is_file():
                 raise BrushworkError(f"nothing to resume in {folder}: no {MANIFEST} from an earlier run")
-    inputs = (*args.images, *([args.init] if args.init else []))
+    inputs = (*images, *([args.init] if args.init else []))
     for folder in folders:
         prepare_folder(folder, inputs)
+    skipped = 0
+    if args.resume:  # photos painted by an earlier run of the same command are kept as they are
+        todo = [(p, f) for p, f in zip(images, folders, strict=True) if p in clips or not is_painted(f)]
+        skipped = len(images) - len(todo)
+        if skipped:
+            note_to_stderr(f"resuming: {skipped} of {len(images)} photos already painted")
+    else:
+        todo = list(zip(images, folders, strict=True))
+    if args.ray is not None:
+        from brushwork.batch.ray_run import PhotoJob, paint_on_ray
+
+        summary = paint_on_ray([PhotoJob(p, f) for p, f in todo], config, options, init, threads=args.threads or 1,
+                               address=args.ray or None, progress=not args.quiet, say=_say,
+                               note=note_to_stderr, fail=_failed)  # fmt: skip
+        failed = [why if src in why else f"{src}: {why}" for src, why in summary.failed]
+        _say(f"brushwork: {summary.painted} painted, {skipped} skipped, {len(failed)} failed "
+             f"({summary.workers} Ray workers, {summary.seconds:.1f} s)")  # fmt: skip
+        if failed:
+            raise BrushworkError(f"{len(failed)} of {len(todo)} photos failed; first: {failed[0]}")
+        return
     torch.set_num_threads(args.threads or default_threads(None if args.quiet else note_to_stderr))
-    for path, folder in zip(args.images, folders, strict=True):
+    for path, folder in todo:
         t0 = time.perf_counter()
         if path in clips:
             film = VideoPipeline(pipe)(path, folder, frames=frames, fps=args.fps, resume=args.resume,
@@ -165,17 +197,13 @@ def cmd_paint(args: argparse.Namespace) -> None:
                 f"mean PSNR {film.mean_psnr:.2f} dB{flicker}"
             )
             continue
-        painting = pipe(path, init=init, progress=not args.quiet)
-        t1 = time.perf_counter()
-        report = save_outputs(painting, folder, options)
-        t2 = time.perf_counter()
-        kind = "real brush" if painting.real else "painter only"
-        gap = "" if report.psnr_engine is None else f", painter canvas vs real {report.psnr_engine:.1f} dB"
-        _say(
-            f"{path} -> {folder}/ ({len(report.files)} files, {t2 - t0:.1f} s: painting {t1 - t0:.1f} s, "
-            f"files {t2 - t1:.1f} s); {len(painting.strokes)} strokes, {kind}, PSNR {painting.psnr:.2f} dB, "
-            f"SSIM {painting.ssim:.3f}{gap}"
-        )
+        _say(describe(paint_photo(pipe, path, folder, options, init, progress=not args.quiet)))
+    if len(images) > 1:
+        _say(f"brushwork: {len(todo)} painted, {skipped} skipped, 0 failed")
+
+
+def _failed(line: str) -> None:
+    print(f"brushwork: failed: {line}", file=sys.stderr, flush=True)
 
 
 def _photo_fps(fps: float | None) -> int | float:
@@ -244,19 +272,6 @@ def _say(text: str) -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed stream for good
 
 
-def _folders(images: list[str], out: Path) -> list[Path]:
-    """One output folder per image: OUT itself for one image, OUT/<stem> (made unique) for several."""
-    if len(images) == 1:
-        return [out]
-    seen: dict[str, int] = {}
-    folders = []
-    for path in images:
-        stem = Path(path).stem or "image"
-        seen[stem] = seen.get(stem, 0) + 1
-        folders.append(out / (stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"))
-    return folders
-
-
 def busy_cores(interval: float = 0.25) -> float | None:
     """How many CPU cores other work keeps busy right now (from /proc/stat over `interval` s), or None."""
 
@@ -321,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mpg, animated GIF) is painted frame by frame with strokes that follow the content: painting.mp4, "
         "comparison.mp4, frames.jsonl, strokes/ and frames/ per frame. The same command, seed and "
         "--threads give the same painting."))  # fmt: skip
-    s.add_argument("images", nargs="+", metavar="IMAGE", help="photos or clips")
+    s.add_argument("images", nargs="+", metavar="IMAGE", help="photos, clips, or folders of them")
     s.add_argument("-o", "--out", default="out", metavar="OUT_DIR", help="output folder (default: out)")
     s.add_argument("--strokes", type=_positive_int, default=None,
                    help="number of strokes (default: 2000, or chosen to fit --time-budget)")  # fmt: skip
@@ -363,7 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frames", default=None, metavar="A:B",
                    help="a clip: paint source frames A to B-1 only (default: all)")  # fmt: skip
     s.add_argument("--resume", action="store_true",
-                   help="a clip: continue an interrupted run in OUT_DIR (same command otherwise)")  # fmt: skip
+                   help="continue an interrupted run in OUT_DIR (same command otherwise): photos already "
+                   "painted are kept, a clip continues from its last painted frame")  # fmt: skip
+    s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="paint the photos on Ray: alone, a Ray started on this machine with a worker per core; "
+                   "with ADDRESS (or RAY_ADDRESS), a running cluster. --threads: each worker's "
+                   "(default 1). Needs pip install 'brushwork[ray]'")  # fmt: skip
     s.add_argument("--video-seconds", type=float, default=4.0, help="video length (default: 4)")
     s.add_argument("--video-size", type=_positive_int, default=512, help="video long side (default: 512)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -223,6 +223,7 @@ def save_outputs(
             t = time.perf_counter()
             files += write(painting, staging, writer_opts)
             timings[name] = time.perf_counter() - t
+        files = _last_is_painting(files)
         written = [folder / f.name for f in files]
         for f, dest in zip(files, written, strict=True):
             os.replace(f, dest)
@@ -242,4 +243,46 @@ def save_outputs(
     return SaveReport(folder, written, timings, notes, agreement)
 
 
-__all__ = ["OUTPUT_FILES", "WRITERS", "SaveOptions", "SaveReport", "prepare_folder", "save_outputs", "writer"]
+def _last_is_painting(files: list[Path]) -> list[Path]:
+    """painting.png is moved into place last, so a folder holding it holds all of the painting's files."""
+    return sorted(files, key=lambda f: f.name == "painting.png")
+
+
+def is_painted(out_dir: str | os.PathLike) -> bool:
+    """Whether `out_dir` holds a finished painting (what `--resume` skips)."""
+    return (Path(out_dir) / "painting.png").is_file() and (Path(out_dir) / "strokes.json").is_file()
+
+
+def read_outputs(files: list[Path]) -> dict[str, bytes]:
+    """The files `save_outputs` wrote (`SaveReport.files`), by name: a painting to send to another machine."""
+    return {f.name: f.read_bytes() for f in files}
+
+
+def install_outputs(out_dir: str | os.PathLike, files: dict[str, bytes]) -> list[Path]:
+    """Write files painted elsewhere (`read_outputs`) into `out_dir` as `save_outputs` does: all or nothing new."""
+    folder = prepare_folder(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=".brushwork-staging-", dir=folder))
+    try:
+        staged = []
+        for name, data in files.items():
+            if name not in OUTPUT_FILES:
+                raise BrushworkError(f"not a painting's file: {name!r}")
+            (staging / name).write_bytes(data)
+            staged.append(staging / name)
+        written = []
+        for f in _last_is_painting(staged):
+            os.replace(f, folder / f.name)
+            written.append(folder / f.name)
+        for name in set(OUTPUT_FILES) - set(files):
+            (folder / name).unlink(missing_ok=True)
+    except OSError as e:
+        raise BrushworkError(f"could not write the outputs into {folder}: {e.strerror or e}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+__all__ = [
+    "OUTPUT_FILES", "WRITERS", "SaveOptions", "SaveReport", "install_outputs", "is_painted", "prepare_folder",
+    "read_outputs", "save_outputs", "writer",
+]
