@@ -174,11 +174,10 @@ def cmd_paint(args: argparse.Namespace) -> None:
         summary = paint_on_ray([PhotoJob(p, f) for p, f in todo], config, options, init, threads=args.threads or 1,
                                address=args.ray or None, progress=not args.quiet, say=_say,
                                note=note_to_stderr, fail=_failed)  # fmt: skip
-        failed = [why if src in why else f"{src}: {why}" for src, why in summary.failed]
-        _say(f"brushwork: {summary.painted} painted, {skipped} skipped, {len(failed)} failed "
+        _say(f"brushwork: {summary.painted} painted, {skipped} skipped, {len(summary.failed)} failed "
              f"({summary.workers} Ray workers, {summary.seconds:.1f} s)")  # fmt: skip
-        if failed:
-            raise BrushworkError(f"{len(failed)} of {len(todo)} photos failed; first: {failed[0]}")
+        if summary.failed:
+            raise BrushworkError(f"{len(summary.failed)} of {len(todo)} photos failed; first: {summary.failed[0]}")
         return
     torch.set_num_threads(args.threads or default_threads(None if args.quiet else note_to_stderr))
     for path, folder in todo:

@@ -38,7 +38,7 @@ class PhotoJob:
 @dataclass
 class RaySummary:
     painted: int
-    failed: list[tuple[str, str]]  # (photo, the one-line reason)
+    failed: list[str]  # one line each, naming the photo
     workers: int
     seconds: float
 
@@ -54,9 +54,6 @@ class PainterActor:
 
         torch.set_num_threads(threads)
         self.pipe = PaintPipeline(config)
-
-    def pid(self) -> int:
-        return os.getpid()
 
     def paint(self, name: str, data: bytes, options: SaveOptions, init: object | None) -> dict:
         """Paint the photo `data` (named `name`): {"report", "files"} or {"error": one line}."""
@@ -96,7 +93,7 @@ def _reachable(address: str) -> None:
         raise BrushworkError(f"cannot join the Ray cluster at {address}: {e.strerror or e}") from None
 
 
-def connect(address: str | None, cpus: int | None = None) -> None:
+def connect(address: str | None) -> None:
     """Join the cluster at `address` (or RAY_ADDRESS), or start Ray on this machine: one BrushworkError if not."""
     import ray
 
@@ -105,7 +102,7 @@ def connect(address: str | None, cpus: int | None = None) -> None:
     kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
     try:
         if target is None:
-            ray.init(num_cpus=cpus or os.cpu_count(), **kwargs)
+            ray.init(num_cpus=os.cpu_count(), **kwargs)
         else:
             _reachable(target)
             ray.init(address=target, **kwargs)
@@ -142,9 +139,15 @@ def paint_on_ray(
         actors = [actor_cls.remote(config, threads) for _ in range(workers)]
         queue = list(jobs)
         running: dict[object, tuple[object, PhotoJob]] = {}
-        failed: list[tuple[str, str]] = []
+        failed: list[str] = []
         painted = 0
         bar = tqdm(total=len(jobs), disable=not progress, unit="photo", dynamic_ncols=True, desc="photos")
+
+        def failure(job: PhotoJob, why: str) -> None:
+            failed.append(why if job.source in why else f"{job.source}: {why}")
+            fail(failed[-1])
+            _remove_if_empty(job.folder)  # a photo that failed leaves no folder behind
+            bar.update(1)
 
         def send(actor: object) -> None:
             while queue:
@@ -152,10 +155,7 @@ def paint_on_ray(
                 try:
                     data = Path(job.source).read_bytes()
                 except OSError as e:
-                    failed.append((job.source, f"cannot read {job.source}: {e.strerror or e}"))
-                    fail(failed[-1][1])
-                    _remove_if_empty(job.folder)
-                    bar.update(1)
+                    failure(job, f"cannot read {job.source}: {e.strerror or e}")
                     continue
                 ref = actor.paint.remote(job.source, data, options, init)
                 running[ref] = (actor, job)
@@ -171,17 +171,15 @@ def paint_on_ray(
             except ray.exceptions.RayError as e:  # the worker died more often than it is retried
                 result = {"error": f"its worker failed {RETRIES + 1} times ({type(e).__name__})"}
             if "error" in result:
-                failed.append((job.source, result["error"]))
-                fail(result["error"] if job.source in result["error"] else f"{job.source}: {result['error']}")
-                _remove_if_empty(job.folder)  # a photo that failed leaves no folder behind
+                failure(job, result["error"])
             else:
                 report: PhotoReport = result["report"]
                 install_outputs(job.folder, result["files"])
                 for line in report.notes:
                     note(line)
                 painted += 1
-                bar.write(describe(report, job.folder)) if progress else say(describe(report, job.folder))
-            bar.update(1)
+                (bar.write if progress else say)(describe(report, job.folder))
+                bar.update(1)
             send(actor)
         bar.close()
         return RaySummary(painted, failed, workers, time.perf_counter() - t0)

@@ -213,39 +213,42 @@ def save_outputs(
         opts.notify(text)
 
     writer_opts = replace(opts, notify=note)  # the caller's options stay as they are
-    files: list[Path] = []
-    written: list[Path] = []
     timings: dict[str, float] = {}
-    staging = Path(tempfile.mkdtemp(prefix=".brushwork-staging-", dir=folder))
-    moved = 0
-    try:
+
+    def write_all(staging: Path) -> list[Path]:
+        files: list[Path] = []
         for name, write in WRITERS.items():
             t = time.perf_counter()
             files += write(painting, staging, writer_opts)
             timings[name] = time.perf_counter() - t
-        files = _last_is_painting(files)
-        written = [folder / f.name for f in files]
-        for f, dest in zip(files, written, strict=True):
-            os.replace(f, dest)
-            moved += 1
-        for name in set(OUTPUT_FILES) - {f.name for f in written}:  # an earlier run's, not this one's
-            (folder / name).unlink(missing_ok=True)
-    except OSError as e:
-        done = (
-            "nothing new was written"
-            if not moved
-            else f"only {', '.join(f.name for f in written[:moved])} were replaced"
-        )
-        raise BrushworkError(f"could not write the outputs into {folder}: {e.strerror or e}; {done}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        return files
+
+    written = _write_staged(folder, write_all)
     agreement = psnr(painting.neural_image(), painting.image) if painting.real else None
     return SaveReport(folder, written, timings, notes, agreement)
 
 
-def _last_is_painting(files: list[Path]) -> list[Path]:
-    """painting.png is moved into place last, so a folder holding it holds all of the painting's files."""
-    return sorted(files, key=lambda f: f.name == "painting.png")
+def _write_staged(folder: Path, fill: Callable[[Path], list[Path]]) -> list[Path]:
+    """`fill(staging)` writes a painting's files into a hidden folder inside `folder`; move them into place.
+
+    All or nothing new: only once every file is written are they moved, painting.png last (so a folder
+    holding it holds all of the painting's files: what `is_painted` checks); outputs of an earlier run
+    that this one does not have are removed.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=".brushwork-staging-", dir=folder))
+    written: list[Path] = []
+    try:
+        for f in sorted(fill(staging), key=lambda f: f.name == "painting.png"):
+            os.replace(f, folder / f.name)
+            written.append(folder / f.name)
+        for name in set(OUTPUT_FILES) - {f.name for f in written}:  # an earlier run's, not this one's
+            (folder / name).unlink(missing_ok=True)
+    except OSError as e:
+        done = "nothing new was written" if not written else f"only {', '.join(f.name for f in written)} were replaced"
+        raise BrushworkError(f"could not write the outputs into {folder}: {e.strerror or e}; {done}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
 
 
 def is_painted(out_dir: str | os.PathLike) -> bool:
@@ -261,25 +264,15 @@ def read_outputs(files: list[Path]) -> dict[str, bytes]:
 def install_outputs(out_dir: str | os.PathLike, files: dict[str, bytes]) -> list[Path]:
     """Write files painted elsewhere (`read_outputs`) into `out_dir` as `save_outputs` does: all or nothing new."""
     folder = prepare_folder(out_dir)
-    staging = Path(tempfile.mkdtemp(prefix=".brushwork-staging-", dir=folder))
-    try:
-        staged = []
+
+    def write_all(staging: Path) -> list[Path]:
         for name, data in files.items():
             if name not in OUTPUT_FILES:
                 raise BrushworkError(f"not a painting's file: {name!r}")
             (staging / name).write_bytes(data)
-            staged.append(staging / name)
-        written = []
-        for f in _last_is_painting(staged):
-            os.replace(f, folder / f.name)
-            written.append(folder / f.name)
-        for name in set(OUTPUT_FILES) - set(files):
-            (folder / name).unlink(missing_ok=True)
-    except OSError as e:
-        raise BrushworkError(f"could not write the outputs into {folder}: {e.strerror or e}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return written
+        return [staging / name for name in files]
+
+    return _write_staged(folder, write_all)
 
 
 __all__ = [
