@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT.parent / "shared" / "images" / "seed"
+SEED = ROOT / "examples"  # the four seed photos, bundled with the project
 BIN = Path(sys.executable).parent
 PAINT = ["paint", "--size", "96", "--strokes", "100", "--steps", "3", "--threads", "1", "--quiet"]
 
