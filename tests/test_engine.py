@@ -141,3 +141,34 @@ def test_import_without_libmypaint():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.count("\n") == 1 and "apt-get install libmypaint" in out
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("repeat", range(3))
+def test_a_signal_during_rendering_is_not_lost(rng, repeat):
+    """SIGTERM's handler raises, and it must reach the caller even when it fires inside a tile callback.
+
+    ctypes prints and drops exceptions raised in callbacks; the CLI's Ctrl-C / SIGTERM once went
+    unnoticed that way and a film went on painting to its end.
+    """
+    import os
+    import signal
+    import threading
+
+    def stop(_signum, _frame):
+        raise _Stop()
+
+    acts = visible_actions(rng, 400)
+    previous = signal.signal(signal.SIGTERM, stop)
+    timer = threading.Timer(0.05 + 0.03 * repeat, os.kill, (os.getpid(), signal.SIGTERM))
+    try:
+        timer.start()
+        with pytest.raises(_Stop):
+            for _ in range(50):  # far longer than the timer, whatever the machine
+                render(acts, size=128)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, previous)

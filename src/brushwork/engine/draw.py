@@ -62,10 +62,10 @@ def _draw(info: BrushInfo, surface: Surface, action: np.ndarray, x0: float, y0: 
 
     stroke_to = lib().mypaint_brush_stroke_to_2
     bp, sp = brush.ptr, surface.ptr
-    surface.begin_atomic()
-    for x, y, p, dt in pen_path(action, w).tolist():
-        stroke_to(bp, sp, x + x0, y + y0, p, 0.0, 0.0, dt, viewzoom, 0.0, 0.0)
-    surface.end_atomic()
+    path = pen_path(action, w).tolist()
+    with surface.atomic():
+        for x, y, p, dt in path:
+            stroke_to(bp, sp, x + x0, y + y0, p, 0.0, 0.0, dt, viewzoom, 0.0, 0.0)
 
 
 def premultiplied_to_straight(prem: np.ndarray, fill_rgb: np.ndarray | None = None) -> np.ndarray:

@@ -12,9 +12,13 @@ Nothing here runs at import: `lib()` loads the shared library on first use.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
+import signal
+import threading
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -134,6 +138,16 @@ class Surface:
     def end_atomic(self) -> None:
         self._lib.mypaint_surface2_end_atomic(self.ptr, None)
 
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """begin_atomic ... end_atomic with Python signal handlers held until libmypaint returns."""
+        with _signals_held():
+            self.begin_atomic()
+            try:
+                yield
+            finally:
+                self.end_atomic()
+
     def clear(self) -> None:
         self.tiles.clear()
 
@@ -156,6 +170,35 @@ class Surface:
             self._lib.mypaint_tiled_surface2_destroy(self.ptr)
         except Exception:
             pass
+
+
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Run Python's SIGINT/SIGTERM handlers after the block instead of inside it.
+
+    Python runs a signal's handler at the next bytecode of the main thread, which is often inside
+    our tile callbacks; ctypes prints and drops an exception raised there (a KeyboardInterrupt,
+    the CLI's Terminated), so Ctrl-C or SIGTERM was lost and painting went on. Within the block a
+    handler only records the signal; the real one is called once libmypaint has returned.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers only ever run in the main thread
+        return
+    caught: list[int] = []
+    held = {s: signal.getsignal(s) for s in _HELD_SIGNALS}
+    held = {s: h for s, h in held.items() if callable(h)}  # SIG_DFL / SIG_IGN act in C, never in a callback
+    for s in held:
+        signal.signal(s, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for s, h in held.items():
+            signal.signal(s, h)
+        for signum in dict.fromkeys(caught):
+            held[signum](signum, None)
 
 
 @functools.cache
