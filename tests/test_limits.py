@@ -373,3 +373,25 @@ def test_fuzzed_painter_files_give_one_error(tmp_path, cut, junk, meta_key, meta
             Painter.from_pretrained(path)
         except BrushworkError as e:
             assert "\n" not in str(e)
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["paint", "x.png", "--steps", "1" + "0" * 400], "--steps"),
+        (["paint", "x.png", "--threads", "1000"], "--threads"),
+        (["paint", "x.png", "--seed", "-1"], "--seed"),
+        (["paint", "x.png", "--chunk-frames", "0"], "--chunk-frames"),
+        (["dataset", "generate", "--count", "1000000000000", "--out", "d"], "--count"),
+        (["dataset", "generate", "--count", "10", "--out", "d", "--seed", "-1"], "--seed"),
+        (["dataset", "generate", "--count", "10", "--out", "d", "--workers", "1000"], "--workers"),
+        (["serve", "--port", "99999"], "--port"),
+        (["serve", "--port", "9" * 400], "--port"),
+    ],
+)
+def test_counts_on_the_command_line_are_bounded_on_entry(args, option, tmp_path):
+    t = time.perf_counter()
+    r = cli(*args, cwd=tmp_path, timeout=60)
+    assert r.returncode == 2 and f"argument {option}: must be an integer" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and time.perf_counter() - t < 30
+    assert not (tmp_path / "d").exists()

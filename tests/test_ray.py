@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import filecmp
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clips import make_clip
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +70,35 @@ def reference(photos, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clip") / "pan.mp4")
+
+
+@pytest.fixture(scope="module")
+def clip_reference(clip, tmp_path_factory) -> Path:
+    """The clip in chunks of 6 frames, painted by one process with one thread."""
+    out = tmp_path_factory.mktemp("sequential-clip") / "pan"
+    r = subprocess.run([str(BIN / "brushwork"), *PAINT, str(clip), "--chunk-frames", "6", "-o", str(out)],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def same_film(a: Path, b: Path) -> None:
+    """Same frames, strokes, films and settings (frames.jsonl differs: it holds each frame's seconds)."""
+    for sub in ("frames", "strokes"):
+        same_files(a / sub, b / sub)
+    names = ["painting.mp4", "comparison.mp4", "video.json"]
+    _, mismatch, errors = filecmp.cmpfiles(a, b, names, shallow=False)
+    assert not mismatch and not errors, (mismatch, errors)
+    def rows(folder: Path) -> list[dict]:
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"}
+                for line in (folder / "frames.jsonl").read_text().splitlines()]  # fmt: skip
+
+    assert rows(a) == rows(b)
+
+
 def same_files(a: Path, b: Path) -> None:
     names = sorted(p.name for p in a.iterdir())
     assert names == sorted(p.name for p in b.iterdir())
@@ -99,10 +130,12 @@ def test_local_ray_paints_the_same_bytes_reports_a_bad_photo_and_resumes(photos,
     same_files(reference / "p1", out / "p1")
 
 
-def test_two_node_cluster_survives_a_killed_worker(photos, reference, tmp_path):
+def test_two_node_cluster_survives_a_killed_worker(photos, clip, reference, clip_reference, tmp_path):
+    """Four photos and a clip in two chunks on two nodes, one worker's process killed mid-run."""
     out = tmp_path / "out"
     port = 26379
-    args = " ".join([*PAINT, *map(str, photos), "-o", str(out), "--ray", f"127.0.0.1:{port}"])
+    args = " ".join([*PAINT, *map(str, photos), str(clip), "--chunk-frames", "6", "-o", str(out), "--ray",
+                     f"127.0.0.1:{port}"])  # fmt: skip
     script = f"""
 trap 'ray stop --force >/dev/null 2>&1' EXIT
 ray start --head --port {port} --num-cpus 1 --include-dashboard false --disable-usage-stats >/dev/null 2>&1
@@ -120,9 +153,10 @@ cat {tmp_path}/log
     r = in_namespace(script)
     assert "rc=0" in r.stdout, r.stdout + r.stderr
     assert "killed" in r.stdout, r.stdout  # a worker really died mid-run
-    assert "4 painted, 0 skipped, 0 failed (2 Ray workers" in r.stdout, r.stdout
+    assert "5 painted, 0 skipped, 0 failed (2 Ray workers" in r.stdout, r.stdout
     for k in range(4):
         same_files(reference / f"p{k}", out / f"p{k}")
+    same_film(clip_reference, out / "pan")
     assert time.time() - t < 400
 
 

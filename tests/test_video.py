@@ -19,6 +19,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from clips import H, W, make_clip, scene
 from PIL import Image
 
 from brushwork.painting.pipeline import PaintPipeline
@@ -29,54 +30,6 @@ from brushwork.video.pipeline import VideoPipeline
 
 torch.set_num_threads(1)
 
-W, H = 96, 64
-
-
-def scene(k: int, shift: float = 2.0, cut_at: int | None = None) -> np.ndarray:
-    """Frame k of a pan over a textured landscape with a disc moving the other way; (H, W, 3) uint8."""
-    x = np.arange(W)[None, :] + k * shift
-    y = np.arange(H)[:, None]
-    if cut_at is not None and k >= cut_at:  # another shot: other colours, other shapes
-        img = np.stack([0.2 + 0.1 * np.sin(y / 5.0) + 0 * x, 0.5 + 0.3 * np.cos(x / 9.0) + 0 * y,
-                        0.8 - 0.004 * y + 0 * x], -1)  # fmt: skip
-    else:
-        img = np.stack([0.5 + 0.35 * np.sin(x / 11.0) + 0 * y, 0.4 + 0.3 * np.cos(y / 7.0 + x / 17.0),
-                        0.3 + 0.2 * np.sin((x + y) / 13.0)], -1)  # fmt: skip
-        cx, cy = 70 - 3 * k, 30 + k
-        disc = (np.arange(W)[None, :] - cx) ** 2 + (y - cy) ** 2 < 12**2
-        img[disc] = (0.9, 0.85, 0.2)
-    return (np.clip(img, 0, 1) * 255).astype(np.uint8)
-
-
-def make_clip(path: Path, frames: int = 12, fps: int = 12, audio: bool = True, rotation: int = 0,
-              cut_at: int | None = None) -> Path:  # fmt: skip
-    """An H.264 clip (with an AAC tone) encoded by PyAV."""
-    with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=fps)
-        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
-        v.codec_context.options = {"crf": "12", "threads": "1"}
-        if rotation:
-            v.set_display_rotation(rotation)
-        a = None
-        if audio:
-            a = out.add_stream("aac", rate=16000)
-            a.layout = "mono"
-        for k in range(frames):
-            frame = av.VideoFrame.from_ndarray(scene(k, cut_at=cut_at), format="rgb24")
-            frame.pts = k
-            frame.time_base = Fraction(1, fps)
-            out.mux(v.encode(frame))
-        out.mux(v.encode(None))
-        if a is not None:
-            t = np.arange(int(16000 * frames / fps)) / 16000
-            tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
-            for s in range(0, tone.shape[1], 1024):
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, s : s + 1024]), format="fltp",
-                                                layout="mono")  # fmt: skip
-                af.sample_rate, af.pts, af.time_base = 16000, s, Fraction(1, 16000)
-                out.mux(a.encode(af))
-            out.mux(a.encode(None))
-    return path
 
 
 def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -277,3 +230,86 @@ def test_photos_and_clips_in_one_command(clip, tmp_path):
     assert (tmp_path / "o" / "pan" / "painting.mp4").is_file()
     assert os.path.getsize(tmp_path / "o" / "pan" / "frames.jsonl") > 0
     assert len(load_strokes(tmp_path / "o" / "pan" / "strokes" / "000002.npz")) > 0
+
+
+@pytest.fixture(scope="module")
+def chunked(clip, tmp_path_factory) -> Path:
+    """The clip in chunks of 6 frames (as Ray's workers paint it), one after another in this process."""
+    out = tmp_path_factory.mktemp("chunked") / "film"
+    r = run_cli("paint", str(clip), "-o", str(out), "--size", "96", "--strokes", "150", "--threads", "1", "--quiet",
+                "--chunk-frames", "6")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_chunks_dissolve_stroke_by_stroke_at_their_boundary(chunked):
+    """Chunks [0, 6) and [2, 12): frames 2-5 are the first chunk's painting with a growing share of
+    the second's strokes over it (its last ones first); every frame's strokes render to its PNG."""
+    rows = [json.loads(line) for line in (chunked / "frames.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in rows] == list(range(12))
+    assert [r.get("dissolve") for r in rows[2:6]] == [0.25, 0.5, 0.75, 1.0]
+    assert [r["chunk"] for r in rows] == [0] * 2 + [1] * 10
+    later = []
+    for k in range(12):
+        ids = np.load(chunked / "strokes" / f"{k:06d}.npz")["ids"]
+        later.append((ids >= 1 << 32).mean())
+    assert later[:2] == [0.0, 0.0] and later[6:] == [1.0] * 6
+    assert 0 < later[2] < later[3] < later[4] < later[5] < 1  # the second chunk's share grows (over the first)
+    for k in (3, 6):  # a dissolved frame and the first of the later chunk alone
+        from brushwork.engine import render_canvas
+
+        s = load_strokes(chunked / "strokes" / f"{k:06d}.npz")
+        image = render_canvas(s.actions, s.windows, s.width, s.height, s.stroke_brushes(), s.background)
+        png = np.asarray(Image.open(chunked / "frames" / f"{k:06d}.png"))
+        assert np.array_equal((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8), png)
+    for r in rows[1:]:
+        assert r["warping_error"] > 0 and r["input_warping_error"] > 0 and r["psnr"] > 18
+    assert [r["frame"] for r in rows if r.get("boundary")] == [2, 3, 4, 5, 6]
+    assert streams(chunked / "painting.mp4")["video"] == (W, H, 12)
+
+
+def test_a_dissolve_flickers_less_than_a_hard_cut_between_chunks(chunked, clip, tmp_path):
+    from brushwork.video.chunks import ChunkConfig
+
+    vpipe = VideoPipeline.from_pretrained("classic/dry_brush", size=96)
+    hard = vpipe(clip, tmp_path / "hard", strokes=150, chunks=ChunkConfig(6, 0), progress=False)
+    soft = [json.loads(line) for line in (chunked / "frames.jsonl").read_text().splitlines()]
+    jump = [r["warping_error"] for r in hard.rows if r["frame"] == 6][0]  # the hard cut: chunk 1 starts at 6
+    worst_soft = max(r["warping_error"] for r in soft if r.get("boundary"))
+    assert worst_soft < 0.7 * jump, (worst_soft, jump)
+    # and the boundary flickers about as much as the frames inside the chunks (measured: 1.0x)
+    boundary = np.mean([r["warping_error"] for r in soft if r.get("boundary")])
+    inside = np.mean([r["warping_error"] for r in soft[1:] if not r.get("boundary")])
+    assert boundary < 1.4 * inside, (boundary, inside)
+
+
+def test_a_chunked_film_resumes_to_the_same_bytes(chunked, clip, tmp_path):
+    """The driver stopped with part of the film written: --resume paints only the chunks with a frame missing."""
+    out = tmp_path / "film"
+    shutil.copytree(chunked, out)
+    for k in (8, 9):  # frames of the second chunk only
+        (out / "strokes" / f"{k:06d}.npz").unlink()
+    for name in ("painting.mp4", "comparison.mp4", "frames.jsonl"):
+        (out / name).unlink()
+    r = run_cli("paint", str(clip), "-o", str(out), "--size", "96", "--strokes", "150", "--threads", "1", "--quiet",
+                "--chunk-frames", "6", "--resume")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "resuming" in r.stderr and "10 of 12 frames" in r.stderr
+    for sub in ("strokes", "frames"):
+        for f in sorted((chunked / sub).iterdir()):
+            assert f.read_bytes() == (out / sub / f.name).read_bytes(), f
+    for name in ("painting.mp4", "comparison.mp4", "video.json"):
+        assert (chunked / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_chunks_begin_at_scene_cuts(tmp_path):
+    from brushwork.video.chunks import ChunkConfig
+
+    clip = make_clip(tmp_path / "cut.mp4", frames=8, audio=False, cut_at=5)
+    film = VideoPipeline.from_pretrained("classic/dry_brush", size=96)(
+        clip, tmp_path / "o", strokes=100, chunks=ChunkConfig(48, 4), progress=False
+    )
+    assert [r["chunk"] for r in film.rows] == [0] * 5 + [1] * 3  # no overlap across a cut
+    assert [r["frame"] for r in film.rows if r["cut"]] == [5]
+    assert not any(r.get("dissolve") for r in film.rows)
+    assert film.rows[5]["removed"] == film.rows[4]["strokes"] and film.rows[5]["kept"] == 0

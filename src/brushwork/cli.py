@@ -18,6 +18,16 @@ from pathlib import Path
 from brushwork import __version__
 from brushwork.errors import BrushworkError
 from brushwork.io import note_to_stderr
+from brushwork.limits import (
+    MAX_CLIP_FRAMES,
+    MAX_DATASET_STROKES,
+    MAX_SEED,
+    MAX_SHARD_STROKES,
+    MAX_SHARDS,
+    MAX_STEPS,
+    MAX_STROKES,
+    MAX_THREADS,
+)
 
 DEFAULT_BRUSH = "classic/dry_brush"
 
@@ -122,8 +132,14 @@ def cmd_paint(args: argparse.Namespace) -> None:
         raise BrushworkError("--init continues a photo's painting; a clip's frames continue each other")
     if clips and args.no_engine:
         raise BrushworkError("painting a clip needs the real brush in the loop; drop --no-engine")
-    if clips and args.ray is not None:
-        raise BrushworkError("--ray paints photos; paint clips without --ray (clips across workers are not built yet)")
+    chunks = None
+    if clips and (args.ray is not None or args.chunk_frames is not None):
+        from brushwork.video.chunks import ChunkConfig
+
+        length = args.chunk_frames or ChunkConfig.length
+        chunks = ChunkConfig(length, min(ChunkConfig.overlap, length - 1))
+    elif args.chunk_frames is not None:
+        raise BrushworkError("--chunk-frames is for clips (mp4, mov, webm, mkv, mpg, animated GIF ...)")
     if args.ray is not None:
         import importlib.util
 
@@ -157,7 +173,8 @@ def cmd_paint(args: argparse.Namespace) -> None:
         for path, folder in zip(images, folders, strict=True):
             if path in clips and not (folder / MANIFEST).is_file():
                 raise BrushworkError(f"nothing to resume in {folder}: no {MANIFEST} from an earlier run")
-    inputs = (*images, *([args.init] if args.init else []))
+    # --init's strokes are read already: `--init OUT/strokes.json -o OUT` continues a painting in place
+    inputs = tuple(images)
     for folder in folders:
         prepare_folder(folder, inputs)
     skipped = 0
@@ -171,20 +188,25 @@ def cmd_paint(args: argparse.Namespace) -> None:
     if args.ray is not None:
         from brushwork.batch.ray_run import PhotoJob, paint_on_ray
 
-        summary = paint_on_ray([PhotoJob(p, f) for p, f in todo], config, options, init, threads=args.threads or 1,
+        torch.set_num_threads(args.threads or 1)  # the films' manifests record a worker's threads
+        films = [VideoPipeline(pipe).start(p, f, frames=frames, fps=args.fps, resume=args.resume,
+                                           progress=not args.quiet, chunks=chunks)
+                 for p, f in todo if p in clips]  # fmt: skip
+        photos = [PhotoJob(p, f) for p, f in todo if p not in clips]
+        summary = paint_on_ray(photos, films, config, options, init, threads=args.threads or 1,
                                address=args.ray or None, progress=not args.quiet, say=_say,
                                note=note_to_stderr, fail=_failed)  # fmt: skip
         _say(f"brushwork: {summary.painted} painted, {skipped} skipped, {len(summary.failed)} failed "
              f"({summary.workers} Ray workers, {summary.seconds:.1f} s)")  # fmt: skip
         if summary.failed:
-            raise BrushworkError(f"{len(summary.failed)} of {len(todo)} photos failed; first: {summary.failed[0]}")
+            raise BrushworkError(f"{len(summary.failed)} of {len(todo)} failed; first: {summary.failed[0]}")
         return
     torch.set_num_threads(args.threads or default_threads(None if args.quiet else note_to_stderr))
     for path, folder in todo:
         t0 = time.perf_counter()
         if path in clips:
             film = VideoPipeline(pipe)(path, folder, frames=frames, fps=args.fps, resume=args.resume,
-                                       progress=not args.quiet)  # fmt: skip
+                                       progress=not args.quiet, chunks=chunks)  # fmt: skip
             rows = film.rows
             ratio = [r["warping_error"] / r["input_warping_error"] for r in rows[1:]
                      if r.get("input_warping_error") and not r["cut"]]  # fmt: skip
@@ -318,6 +340,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from low to high, checked on entry (a 400-digit --steps would
+    otherwise run until interrupted)."""
+
+    def parse(text: str) -> int:
+        shown = text if len(text) <= 24 else text[:20] + "..."
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {shown}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low:,} to {high:,}, got {shown}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="brushwork",
@@ -350,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="pixel: L2, the best real painting per second (default); content: MobileNetV2 features "
         "(intrinsic style transfer); mixed: both",
     )
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0)
     s.add_argument("--render-size", type=_positive_int, default=None,
                    help="also write painting_engine.png, the real brush at this long side")  # fmt: skip
     s.add_argument("--max-stroke", type=float, default=0.5, metavar="FRAC",
@@ -358,14 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--min-stroke", type=float, default=0.0625, metavar="FRAC",
                    help="smallest stroke window, fraction of the long side (default: 0.0625)")  # fmt: skip
     g = s.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=_positive_int, default=None, help="optimiser steps per level (default: 15)")
+    g.add_argument("--steps", type=_int_in(1, MAX_STEPS), default=None, help="optimiser steps per level (default: 15)")
     g.add_argument("--time-budget", type=float, default=None, metavar="SEC",
                    help="seconds of painting; without --strokes brushwork chooses the strokes to fit")  # fmt: skip
     s.add_argument("--init", default=None, metavar="STROKES", help="continue from a strokes.json / .npz")
     s.add_argument("--device", default="cpu")
     s.add_argument(
         "--threads",
-        type=_positive_int,
+        type=_int_in(1, MAX_THREADS),
         default=None,
         help="torch CPU threads (default: the machine's cores); same command, seed and --threads: same files",
     )
@@ -380,9 +419,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue an interrupted run in OUT_DIR (same command otherwise): photos already "
                    "painted are kept, a clip continues from its last painted frame")  # fmt: skip
     s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                   help="paint the photos on Ray: alone, a Ray started on this machine with a worker per core; "
-                   "with ADDRESS (or RAY_ADDRESS), a running cluster. --threads: each worker's "
+                   help="paint the photos and clips on Ray: alone, a Ray started on this machine with a worker "
+                   "per core; with ADDRESS (or RAY_ADDRESS), a running cluster. --threads: each worker's "
                    "(default 1). Needs pip install 'brushwork[ray]'")  # fmt: skip
+    s.add_argument("--chunk-frames", type=_int_in(1, MAX_CLIP_FRAMES), default=None, metavar="N",
+                   help="a clip: paint it in chunks of about N frames (cut at scene cuts too), each from its "
+                   "own first frame, neighbours dissolving stroke by stroke over 4 frames; the chunks are "
+                   "what Ray's workers share (default with --ray: 48; without: one run through the clip). "
+                   "The same N gives the same bytes with or without --ray")  # fmt: skip
     s.add_argument("--video-seconds", type=float, default=4.0, help="video length (default: 4)")
     s.add_argument("--video-size", type=_positive_int, default=512, help="video long side (default: 512)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -412,19 +456,20 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Paint --count uniformly random strokes with the real MyPaint brush "
                         "into npz shards. The bytes depend only on brush, seed and counts.")  # fmt: skip
     d.add_argument("--brush", default=DEFAULT_BRUSH)
-    d.add_argument("--count", type=_positive_int, required=True, help="strokes in the whole data set")
+    d.add_argument("--count", type=_int_in(1, MAX_DATASET_STROKES), required=True, help="strokes in the whole data set")
     d.add_argument("--out", required=True, metavar="DIR")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--shard-size", type=_positive_int, default=10_000)
-    d.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
-    d.add_argument("--shard-index", type=int, default=0, help="this machine's part (with --num-shards)")
-    d.add_argument("--num-shards", type=_positive_int, default=1, help="machines sharing the work")
+    d.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0)
+    d.add_argument("--shard-size", type=_int_in(1, MAX_SHARD_STROKES), default=10_000)
+    d.add_argument("--workers", type=_int_in(1, MAX_THREADS), default=None, help="processes (default: all cores)")
+    d.add_argument("--shard-index", type=_int_in(0, MAX_SHARDS - 1), default=0,
+                   help="this machine's part (with --num-shards)")  # fmt: skip
+    d.add_argument("--num-shards", type=_int_in(1, MAX_SHARDS), default=1, help="machines sharing the work")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_dataset_generate)
     d = dsub.add_parser("preview", help="draw a grid of strokes", description="Draw a grid of a data set's strokes.")
     d.add_argument("folder", metavar="DIR")
     d.add_argument("-o", "--output", default="grid.png")
-    d.add_argument("--count", type=_positive_int, default=64)
+    d.add_argument("--count", type=_int_in(1, 4096), default=64)
     d.set_defaults(func=cmd_dataset_preview)
 
     # train
@@ -442,9 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--init", default=None, metavar="PAINTER", help="start from a trained painter (a shipped "
                    "brush or a .safetensors file) and fine-tune it to --brush: minutes, not an hour")  # fmt: skip
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0)
     s.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-    s.add_argument("--threads", type=_positive_int, default=None)
+    s.add_argument("--threads", type=_int_in(1, MAX_THREADS), default=None)
     s.add_argument("--vgg19", default=None, metavar="PTH", help="use torchvision's VGG19 weights for the loss")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_train)
@@ -454,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Print JSON: PSNR, alpha L1, stroke FID against the engine, and discriminator accuracy."))  # fmt: skip
     s.add_argument("painter", help="a brush name with a shipped painter, or a .safetensors file")
     s.add_argument("--data", required=True, metavar="DIR", help="held-out shards")
-    s.add_argument("--strokes", type=_positive_int, default=2000)
+    s.add_argument("--strokes", type=_int_in(1, MAX_STROKES), default=2000)
     s.add_argument("--discriminator", default=None, help="discriminator .safetensors for its accuracy")
     s.set_defaults(func=cmd_eval)
 
@@ -465,11 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "download every file. One painting at a time; others wait in a queue. Also an HTTP API "
                        "(see brushwork/web/app.py). Needs pip install 'brushwork[web]'.")  # fmt: skip
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
-    s.add_argument("--port", type=int, default=7860, help="port (default: 7860; 0: any free port)")
+    s.add_argument("--port", type=_int_in(0, 65535), default=7860, help="port (default: 7860; 0: any free port)")
     s.add_argument("--out", default="out/web", metavar="DIR", help="paintings go to DIR/<job id>/ (default: out/web)")
     s.add_argument("--painters", default="runs", metavar="DIR",
                    help="also offer the painter files (.safetensors) in DIR and below (default: runs)")  # fmt: skip
-    s.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: all cores)")
+    s.add_argument("--threads", type=_int_in(1, MAX_THREADS), default=None,
+                   help="torch CPU threads (default: all cores)")  # fmt: skip
     s.set_defaults(func=cmd_serve)
     return p
 

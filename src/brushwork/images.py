@@ -6,6 +6,8 @@ Every odd input gets a correct RGB result or one clear BrushworkError line:
 input                  result
 =====================  ====================================================================
 missing / folder       error naming the path
+a pipe, <(cat a.png)   read to its end (a named pipe nobody writes to is empty: not an image)
+device, socket         error: not a regular file
 text, truncated file   error: not an image Pillow can read
 > 2 x MAX_IMAGE_PIXELS Pillow's decompression-bomb guard stays on: one line, not a traceback
 EXIF orientation       rotated upright (``ImageOps.exif_transpose``), as photo viewers show it
@@ -25,7 +27,9 @@ Notes (things the user may want to know, but not errors) go to the `notify` call
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +47,7 @@ Notify = Callable[[str], None]
 MIN_SIDE = 8  # px: below this there is nothing to paint (and 8 px is the smallest window we use)
 SMALL_SIDE = 32  # px: images with a long side below this are upscaled a lot: say so
 MAX_SIDE = 4096  # px: larger images are reduced on load; the canvas is at most a few thousand px anyway
+MAX_PIPE_BYTES = 512 << 20  # what a photo read from a pipe may hold
 
 
 def _quiet(_: str) -> None:
@@ -103,12 +108,15 @@ def _open(path: Path, max_side: int) -> tuple[Image.Image, tuple[int, int]]:
         raise BrushworkError(f"{path}: no such file")
     if path.is_dir():
         raise BrushworkError(f"{path} is a folder, not an image file")
+    source: Path | io.BytesIO = path
+    if not path.is_file():
+        source = io.BytesIO(read_pipe(path))
     try:
         with warnings.catch_warnings():
             # Between 1x and 2x Image.MAX_IMAGE_PIXELS Pillow only warns; we reduce such images anyway.
             # Above 2x it raises DecompressionBombError: that guard stays on.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
+            im = Image.open(source)
             size = im.size
             # JPEG can decode at 1/2, 1/4, 1/8 size directly: a 50 Mpx photo then costs a fraction of
             # the memory and time. draft() keeps the result at least as large as asked.
@@ -126,6 +134,31 @@ def _open(path: Path, max_side: int) -> tuple[Image.Image, tuple[int, int]]:
         why = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise BrushworkError(f"{path}: cannot decode the image ({why})") from None
     return im, size
+
+
+def read_pipe(path: str | os.PathLike) -> bytes:
+    """All the bytes of a pipe (`<(cat photo.png)`, a named pipe): one BrushworkError for anything else.
+
+    Opened without blocking, so a named pipe nobody writes to reads as empty instead of waiting for ever.
+    """
+    mode = os.stat(path).st_mode
+    if not stat.S_ISFIFO(mode):
+        raise BrushworkError(f"{path} is not a regular file (a device or socket), not an image file")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise BrushworkError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        os.set_blocking(fd, True)  # a writer that is there is waited for; with none, reads end at once
+        chunks, total = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > MAX_PIPE_BYTES:
+                raise BrushworkError(f"{path}: more than {MAX_PIPE_BYTES >> 20} MB from a pipe; save it to a file")
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def _upright(im: Image.Image, size: tuple[int, int]) -> tuple[Image.Image, tuple[int, int]]:

@@ -18,10 +18,24 @@ MAX_VIDEO_BYTES = 2 << 30  # all frames of a time-lapse are held in memory (uint
 # Frames of a clip painted in one run: 20,000 frames is 11 minutes at 30 fps and, at ~5 s a frame,
 # a day on one machine; longer work is cut up with --frames (or spread over machines).
 MAX_CLIP_FRAMES = 20_000
+# Counts given on the command line, checked on entry: each is far above any sensible use and far below
+# what would run for days or fail in the allocator.
+MAX_STEPS = 10_000  # optimiser steps a level (15 by default; 10,000 is hours at 512 px)
+MAX_THREADS = 256  # torch threads or worker processes: libgomp fails near 1,000
+MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
+MAX_DATASET_STROKES = 50_000_000  # strokes in a generated data set (a shipped painter trains on 60,000)
+MAX_SHARD_STROKES = 100_000  # strokes in one shard (~1 GB of 64 px alphas)
+MAX_SHARDS = 100_000  # machines sharing a data set's generation
 
 
 __all__ = [
     "MAX_CLIP_FRAMES",
+    "MAX_DATASET_STROKES",
+    "MAX_SEED",
+    "MAX_SHARDS",
+    "MAX_SHARD_STROKES",
+    "MAX_STEPS",
+    "MAX_THREADS",
     "MAX_CANVAS",
     "MAX_FPS",
     "MAX_STROKES",

@@ -1,6 +1,6 @@
-"""`brushwork paint PHOTOS... --ray [ADDRESS]`: photos painted by Ray actors, files written by the driver.
+"""`brushwork paint PHOTOS... CLIPS... --ray [ADDRESS]`: painted by Ray actors, files written by the driver.
 
-    summary = paint_on_ray(jobs, config, options, threads=1, address=None)
+    summary = paint_on_ray(jobs, films, config, options, threads=1, address=None)
 
 Each actor (`PainterActor`, `threads` CPUs) builds one `PaintPipeline` and paints photo after photo
 with `batch.photos.paint_photo`, the code a sequential run paints with. The photo's bytes go to the
@@ -8,7 +8,15 @@ actor and the painting's files come back through Ray's object store (workers nee
 system); the driver writes each photo's files with `install_outputs` (all or nothing new) as soon as
 they arrive. An actor whose process dies is restarted by Ray and its photo painted again
 (`max_restarts`, `max_task_retries`); a photo that fails (not an image, too small) is one line and
-the others go on. Imported only with --ray: Ray is the optional extra `brushwork[ray]`.
+the others go on.
+
+A clip (`video.pipeline.FilmRun`, prepared by the driver) goes out in chunks of consecutive frames
+(`video.chunks`): the driver decodes the clip and sends each chunk's frames (uint8, at painting size)
+to an actor as soon as the chunk is known, the actor paints the chunk coherently from its first
+frame, and the driver writes its frames -- dissolving the frames two chunks share -- and encodes the
+films when the last chunk is in. Photos and chunks share the actors; one progress bar counts both.
+
+Imported only with --ray: Ray is the optional extra `brushwork[ray]`.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from brushwork.batch.photos import PhotoReport, describe, paint_photo
 from brushwork.errors import BrushworkError
 from brushwork.painting.config import PaintConfig
 from brushwork.painting.outputs import SaveOptions, install_outputs, read_outputs
+from brushwork.video.chunks import Chunk, paint_chunk
+from brushwork.video.pipeline import FilmRun
 
 RETRIES = 3  # times Ray paints a photo again after its worker's process died
 CONNECT_SECONDS = 30  # an unreachable --ray ADDRESS is one line within this
@@ -37,8 +47,8 @@ class PhotoJob:
 
 @dataclass
 class RaySummary:
-    painted: int
-    failed: list[str]  # one line each, naming the photo
+    painted: int  # photos and clips
+    failed: list[str]  # one line each, naming the photo or clip
     workers: int
     seconds: float
 
@@ -69,6 +79,15 @@ class PainterActor:
             files = read_outputs(report.files)
         report.notes = [n.replace(str(photo), name) for n in (*notes, *report.notes)]
         return {"report": report, "files": files}
+
+    def paint_chunk(self, stepping: dict, chunk: Chunk, frames: list) -> dict:
+        """Paint one chunk of a clip: {"frames": [RawFrame, ...]} or {"error": one line}."""
+        from brushwork.video.stepper import FrameStepper
+
+        try:
+            return {"frames": list(paint_chunk(FrameStepper(self.pipe, **stepping), chunk, frames))}
+        except BrushworkError as e:
+            return {"error": str(e)}
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -113,6 +132,7 @@ def connect(address: str | None) -> None:
 
 def paint_on_ray(
     jobs: list[PhotoJob],
+    films: list[FilmRun],
     config: PaintConfig,
     options: SaveOptions,
     init: object | None = None,
@@ -123,9 +143,9 @@ def paint_on_ray(
     note: Callable[[str], None] = print,
     fail: Callable[[str], None] = print,
 ) -> RaySummary:
-    """Paint `jobs` on Ray (see the module docstring).
+    """Paint the photos `jobs` and the clips `films` on Ray (see the module docstring).
 
-    A line per painted photo goes to `say`, its notes to `note`, each failure (one line) to `fail`.
+    A line per painted photo or clip goes to `say`, notes to `note`, each failure (one line) to `fail`.
     """
     import ray
     from tqdm.auto import tqdm
@@ -134,20 +154,54 @@ def paint_on_ray(
     connect(address)
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        workers = max(1, min(len(jobs), cpus // threads))
+        # a film has at least a chunk per `length` frames (scene cuts only add chunks)
+        work = len(jobs) + sum(-(-f.total // f.chunking.length) for f in films)
+        workers = max(1, min(work, cpus // threads))
         actor_cls = ray.remote(num_cpus=threads, max_restarts=-1, max_task_retries=RETRIES)(PainterActor)
         actors = [actor_cls.remote(config, threads) for _ in range(workers)]
         queue = list(jobs)
-        running: dict[object, tuple[object, PhotoJob]] = {}
+        chunks = [(film, film.chunks()) for film in films]  # decoded as they are sent
+        running: dict[object, tuple[object, PhotoJob | tuple[FilmRun, Chunk]]] = {}
+        in_flight = {id(film): 0 for film in films}
         failed: list[str] = []
+        broken: set[int] = set()  # films a chunk of which failed
         painted = 0
-        bar = tqdm(total=len(jobs), disable=not progress, unit="photo", dynamic_ncols=True, desc="photos")
+        frames = sum(f.total - len(f.assembler.painted) for f in films)
+        bar = tqdm(total=len(jobs) + frames, disable=not progress, unit="painting", dynamic_ncols=True,
+                   desc=f"{len(jobs)} photos, {frames} frames")  # fmt: skip
 
-        def failure(job: PhotoJob, why: str) -> None:
-            failed.append(why if job.source in why else f"{job.source}: {why}")
+        def failure(source: str, why: str) -> None:
+            failed.append(why if source in why else f"{source}: {why}")
             fail(failed[-1])
+
+        def photo_failed(job: PhotoJob, why: str) -> None:
+            failure(job.source, why)
             _remove_if_empty(job.folder)  # a photo that failed leaves no folder behind
             bar.update(1)
+
+        def next_chunk() -> tuple[FilmRun, Chunk, list] | None:
+            while chunks:
+                film, stream = chunks[0]
+                item = next(stream, None) if id(film) not in broken else None
+                if item is not None:
+                    return film, *item
+                chunks.pop(0)
+                film_done(film)
+            return None
+
+        def film_done(film: FilmRun) -> None:
+            """The film's last chunk has come back (or its stream ended): encode it."""
+            nonlocal painted
+            if in_flight[id(film)] or any(f is film for f, _ in chunks) or id(film) in broken:
+                return
+            clip = film.finish()
+            painted += 1
+            rows = [r for r in clip.rows[1:] if r.get("input_warping_error") and not r["cut"]]
+            ratio = sum(r["warping_error"] / r["input_warping_error"] for r in rows) / max(1, len(rows))
+            (bar.write if progress else say)(
+                f"{film.info.path} -> {film.folder.path}/ ({film.total} frames); mean PSNR "
+                f"{clip.mean_psnr:.2f} dB, warping error {ratio:.2f}x the clip's own"
+            )
 
         def send(actor: object) -> None:
             while queue:
@@ -155,11 +209,15 @@ def paint_on_ray(
                 try:
                     data = Path(job.source).read_bytes()
                 except OSError as e:
-                    failure(job, f"cannot read {job.source}: {e.strerror or e}")
+                    photo_failed(job, f"cannot read {job.source}: {e.strerror or e}")
                     continue
-                ref = actor.paint.remote(job.source, data, options, init)
-                running[ref] = (actor, job)
+                running[actor.paint.remote(job.source, data, options, init)] = (actor, job)
                 return
+            item = next_chunk()
+            if item is not None:
+                film, chunk, chunk_frames = item
+                in_flight[id(film)] += 1
+                running[actor.paint_chunk.remote(film.stepping, chunk, chunk_frames)] = (actor, (film, chunk))
 
         for actor in actors:
             send(actor)
@@ -170,16 +228,28 @@ def paint_on_ray(
                 result = ray.get(ref)
             except ray.exceptions.RayError as e:  # the worker died more often than it is retried
                 result = {"error": f"its worker failed {RETRIES + 1} times ({type(e).__name__})"}
-            if "error" in result:
-                failure(job, result["error"])
+            if isinstance(job, PhotoJob):
+                if "error" in result:
+                    photo_failed(job, result["error"])
+                else:
+                    report: PhotoReport = result["report"]
+                    install_outputs(job.folder, result["files"])
+                    for line in report.notes:
+                        note(line)
+                    painted += 1
+                    (bar.write if progress else say)(describe(report, job.folder))
+                    bar.update(1)
             else:
-                report: PhotoReport = result["report"]
-                install_outputs(job.folder, result["files"])
-                for line in report.notes:
-                    note(line)
-                painted += 1
-                (bar.write if progress else say)(describe(report, job.folder))
-                bar.update(1)
+                film, chunk = job
+                in_flight[id(film)] -= 1
+                if "error" in result and id(film) not in broken:
+                    broken.add(id(film))
+                    failure(film.info.path, result["error"] + " (the frames painted so far are kept: --resume)")
+                elif id(film) not in broken:
+                    for raw in result["frames"]:
+                        bar.update(film.add(chunk, raw))
+                    film.assembler.write_rows()
+                    film_done(film)
             send(actor)
         bar.close()
         return RaySummary(painted, failed, workers, time.perf_counter() - t0)

@@ -7,9 +7,15 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import stat
+import tempfile
 from pathlib import Path
 
 from brushwork.errors import BrushworkError
+from brushwork.images import read_pipe
 from brushwork.video.clip import VIDEO_SUFFIXES
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
@@ -20,6 +26,9 @@ def expand(images: list[str]) -> list[str]:
     paths: list[str] = []
     for image in images:
         p = Path(image)
+        if _is_pipe(p):
+            paths.append(_spooled(p))
+            continue
         if not p.is_dir():
             paths.append(image)
             continue
@@ -31,17 +40,51 @@ def expand(images: list[str]) -> list[str]:
     return paths
 
 
+def _is_pipe(path: Path) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _spooled(path: Path) -> str:
+    """A pipe's bytes (`<(cat photo.png)`) in a temporary file of the same name, removed at exit:
+    a pipe reads once, and a photo is read twice (checked before any painting, then painted)."""
+    data = read_pipe(path)
+    folder = tempfile.mkdtemp(prefix="brushwork-pipe-")
+    atexit.register(shutil.rmtree, folder, True)
+    spooled = Path(folder) / path.name
+    spooled.write_bytes(data)
+    return str(spooled)
+
+
 def output_folders(images: list[str], out: Path) -> list[Path]:
-    """One output folder per image: OUT itself for one image, OUT/<stem> (made unique) for several."""
+    """One output folder per image: OUT itself for one image, OUT/<name> for several.
+
+    A name is the image's stem, made safe (never '.', '..' or hidden: it stays inside OUT) and unique:
+    a repeated stem gets -2, -3, ..., skipping every name another image has as its own, so no two
+    images ever share a folder (`a/x.png b/x.png c/x-2.png` -> x, x-3, x-2). The same images in the
+    same order always get the same names (what --resume relies on).
+    """
     if len(images) == 1:
         return [out]
-    seen: dict[str, int] = {}
+    bases = [_safe_name(Path(path).stem) for path in images]
+    taken = set(bases)
+    used: set[str] = set()
     folders = []
-    for path in images:
-        stem = Path(path).stem or "image"
-        seen[stem] = seen.get(stem, 0) + 1
-        folders.append(out / (stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"))
+    for base in bases:
+        name, n = base, 2
+        while name in used or (name != base and name in taken):
+            name, n = f"{base}-{n}", n + 1
+        used.add(name)
+        folders.append(out / name)
     return folders
+
+
+def _safe_name(stem: str) -> str:
+    """A folder name inside the output folder for a stem ('..' from '...png', '.hidden', '')."""
+    name = stem.lstrip(". ").strip()
+    return name or "image"
 
 
 __all__ = ["PHOTO_SUFFIXES", "expand", "output_folders"]

@@ -168,6 +168,7 @@ def _videos(p: Painting, folder: Path, opts: SaveOptions) -> list[Path]:
 
 
 OUTPUT_FILES = (*WRITERS, "process.mp4")
+STAGING_PREFIX = ".brushwork-staging-"  # + the writing process's id: a hidden folder, never an output
 
 
 def prepare_folder(out_dir: str | os.PathLike, inputs: tuple[str | os.PathLike, ...] = ()) -> Path:
@@ -187,10 +188,32 @@ def prepare_folder(out_dir: str | os.PathLike, inputs: tuple[str | os.PathLike, 
     except OSError as e:
         raise BrushworkError(f"cannot write into {folder}: {e.strerror or e}") from None
     for src in inputs:
-        src = Path(src)
-        if src.name in OUTPUT_FILES and src.resolve().parent == folder.resolve():
+        real = Path(src).resolve()  # a link to OUT/painting.png is that file
+        if real.name in OUTPUT_FILES and real.parent == folder.resolve():
             raise BrushworkError(f"painting {src} into {folder} would overwrite it; choose another -o")
+    _clear_stale_staging(folder)
     return folder
+
+
+def _clear_stale_staging(folder: Path) -> None:
+    """Remove staging folders that a killed run (SIGKILL, power loss) left behind in `folder`.
+
+    A staging folder is named after the process writing it; one whose process is gone is stale.
+    """
+    for staging in folder.glob(f"{STAGING_PREFIX}*"):
+        pid = staging.name[len(STAGING_PREFIX) :].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)) and staging.is_dir():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def save_outputs(
@@ -235,7 +258,7 @@ def _write_staged(folder: Path, fill: Callable[[Path], list[Path]]) -> list[Path
     holding it holds all of the painting's files: what `is_painted` checks); outputs of an earlier run
     that this one does not have are removed.
     """
-    staging = Path(tempfile.mkdtemp(prefix=".brushwork-staging-", dir=folder))
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=folder))
     written: list[Path] = []
     try:
         for f in sorted(fill(staging), key=lambda f: f.name == "painting.png"):

@@ -66,6 +66,11 @@ def damaged_pixels(prev: np.ndarray, cur: np.ndarray, pair: FramePair, change: f
     return ~pair.seen_prev | changed
 
 
+def is_scene_cut(damaged: np.ndarray, cfg: CarryConfig) -> bool:
+    """A new shot: more than `cfg.cut` of the frame is occluded or changed (`damaged_pixels`)."""
+    return bool(damaged.mean() > cfg.cut)
+
+
 def stroke_shares(weights: list[Box | None], mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per stroke: its visible weight (px) and the share of it on `mask` (0 where it shows nothing or
     without a mask)."""

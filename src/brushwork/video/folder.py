@@ -119,6 +119,19 @@ class VideoFolder:
         rows = rows[:done]
         return rows + [{**self.read_frame(k)[3], "seconds": None} for k in range(len(rows), done)]
 
+    def painted(self, total: int) -> set[int]:
+        """The frames among 0 .. total-1 already painted (a chunked film's are in any order)."""
+        return {k for k in range(total) if self.strokes_path(k).is_file() and self.frame_path(k).is_file()}
+
+    def rows_of(self, frames: set[int]) -> dict[int, dict]:
+        """The rows of these frames: frames.jsonl's (with their seconds), else their strokes files'."""
+        try:
+            lines = (self.path / "frames.jsonl").read_text().splitlines()
+            rows = {int(r["frame"]): r for r in map(json.loads, lines)}
+        except (OSError, ValueError, KeyError, TypeError):
+            rows = {}
+        return {k: rows[k] if k in rows else {**self.read_frame(k)[3], "seconds": None} for k in frames}
+
     def write_rows(self, rows: list[dict]) -> None:
         write_text_atomic(self.path / "frames.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
 

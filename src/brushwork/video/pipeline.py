@@ -19,9 +19,10 @@ whose step counts follow the machine's speed).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from brushwork.io import note_to_stderr
 from brushwork.painting.exports import as_uint8
 from brushwork.painting.pipeline import PaintPipeline
 from brushwork.video.carry import CarryConfig
+from brushwork.video.chunks import Chunk, ChunkConfig, FilmAssembler, RawFrame, paint_chunk, split_into_chunks
 from brushwork.video.clip import ClipFrames, ClipInfo, probe, read_frames, stream_rate
 from brushwork.video.encode import AudioSource, write_mp4
 from brushwork.video.flow import frame_flow, warping_error
@@ -95,34 +97,68 @@ class VideoPipeline:
         progress: bool = True,
         notify: Callable[[str], None] | None = None,
         on_frame: Callable[[FrameProgress], None] | None = None,
+        chunks: ChunkConfig | None = None,
         **settings: Any,
     ) -> PaintedClip:
         """Paint `clip` into `out_dir` (see module docstring); `settings` are PaintConfig fields for every frame.
 
         `strokes`: the strokes a frame's painting holds (default: the pipeline's, else 2000).
+        `chunks`: paint the clip in chunks (`brushwork.video.chunks`) as Ray workers do, one after
+        another here; the same bytes as a run on Ray with the same chunks. Default: one run through.
         `on_frame` is called after each frame; an exception it raises stops the run (frames painted
         so far stay, and `resume=True` continues).
         """
+        film = self.start(clip, out_dir, strokes, frames, fps, resume, progress, notify, chunks, **settings)
+        if chunks is not None:
+            stepper = film.stepper(self.pipe)
+            with film.running(on_frame):
+                for chunk, chunk_frames in film.chunks():
+                    for raw in paint_chunk(stepper, chunk, chunk_frames):
+                        film.add(chunk, raw)
+                    film.assembler.write_rows()
+            return film.finish()
+        return self._paint_through(film, on_frame)
+
+    def start(
+        self,
+        clip: str | os.PathLike,
+        out_dir: str | os.PathLike,
+        strokes: int | None = None,
+        frames: tuple[int, int] | None = None,
+        fps: float | None = None,
+        resume: bool = False,
+        progress: bool = True,
+        notify: Callable[[str], None] | None = None,
+        chunks: ChunkConfig | None = None,
+        **settings: Any,
+    ) -> FilmRun:
+        """Steps 1 and 2: the clip probed, its frames chosen, the folder ready (what Ray's driver needs too)."""
         say = notify or note_to_stderr  # notes (a corrupt frame, a resume) are not progress: --quiet keeps them
         cfg = self.pipe.settings(**settings)
         size = cfg.size
-        if "size" in settings:
-            settings = {k: v for k, v in settings.items() if k != "size"}
         info, picks = plan_clip(clip, size, frames, fps)
         strokes = strokes or cfg.strokes
-        settings = {k: v for k, v in settings.items() if k not in ("strokes", "seed")}  # the stepper sets them
+        settings = {k: v for k, v in settings.items() if k not in ("strokes", "seed", "size")}  # the stepper sets them
         manifest = {
             "format": FORMAT, "clip": os.path.abspath(info.path), "clip_bytes": os.path.getsize(info.path),
             "frames": [picks[0], picks[-1] + 1], "picks": len(picks), "fps": fps, "size": size,
             "strokes": strokes, "paint": {k: _plain(v) for k, v in asdict(cfg).items() if k not in ("strokes",)},
             "carry": asdict(self.carry), "threads": _threads(),
         }  # fmt: skip
+        if chunks is not None:
+            manifest["chunks"] = asdict(chunks)
         folder = VideoFolder(out_dir)
         from brushwork.painting.outputs import prepare_folder
 
         prepare_folder(out_dir, (clip,))
         done = folder.start(manifest, resume)
-        stepper = FrameStepper(self.pipe, strokes, self.carry, seed=cfg.seed, size=size, **settings)
+        stepping = {"strokes": strokes, "carry": self.carry, "seed": cfg.seed, "size": size, **settings}
+        return FilmRun(info, picks, folder, size, stepping, chunks, done, resume, progress, say)
+
+    def _paint_through(self, film: FilmRun, on_frame: Callable[[FrameProgress], None] | None) -> PaintedClip:
+        """Step 3 without chunks: every frame carried from the one before it."""
+        info, picks, folder, done, say = film.info, film.picks, film.folder, film.done, film.say
+        stepper = film.stepper(self.pipe)
         rows: list[dict] = []
         state: FrameState | None = None
         if done:
@@ -130,13 +166,12 @@ class VideoPipeline:
             s, ids, image, _ = folder.read_frame(done - 1)
             state = FrameState(s, ids, engine_coverage(s), image, int(max(r["next_id"] for r in rows)))
             say(f"resuming {info.path}: {done} of {len(picks)} frames already painted")
-        report = ClipFrames()
         t0 = time.perf_counter()
-        bar = _bar(len(picks), done, progress)
+        bar = _bar(len(picks), done, film.progress)
         prev: np.ndarray | None = None
         start = max(0, done - 1)  # the input frame before the first new one is needed for its flow
         try:
-            stream = read_frames(info, picks[start:], size=size, report=report, notify=say)
+            stream = read_frames(info, picks[start:], size=film.size, report=film.report, notify=say)
             for k, (src, frame) in enumerate(stream, start=start):
                 if k < done:
                     prev = frame
@@ -164,25 +199,101 @@ class VideoPipeline:
                     on_frame(FrameProgress(k + 1, len(picks), time.perf_counter() - t0, row, state.image))
         except KeyboardInterrupt:
             bar.close()
-            say(f"stopped after {len(rows)} of {len(picks)} frames; they are kept in {folder.path}, "
-                "and the same command with --resume continues")  # fmt: skip
+            film.stopped(len(rows))
             raise
         bar.close()
-        files = self._films(info, picks, folder, size, say)
-        return PaintedClip(folder.path, files, rows, info, report.corrupt)
+        files = write_films(info, picks, folder, film.size)
+        return PaintedClip(folder.path, files, rows, info, film.report.corrupt)
 
-    def _films(self, info: ClipInfo, picks: list[int], folder: VideoFolder, size: int,
-               say: Callable[[str], None]) -> list[Path]:  # fmt: skip
-        """painting.mp4 with the clip's sound and comparison.mp4, from the frames on disk."""
-        rate = stream_rate(info, picks)
-        t_start = info.times[picks[0]]
-        audio = AudioSource(info.path, t_start, t_start + len(picks) / float(rate)) if info.audio else None
-        paths = [folder.path / "painting.mp4", folder.path / "comparison.mp4"]
-        write_mp4(paths[0], folder.frames_uint8(len(picks)), rate, audio)
-        clip_frames = (f for _, f in read_frames(info, picks, size=size))
-        pairs = (side_by_side(c, p) for c, p in zip(clip_frames, folder.frames_uint8(len(picks)), strict=False))
-        write_mp4(paths[1], pairs, rate, audio)
-        return [*paths, folder.path / "frames.jsonl", folder.path / "strokes", folder.path / "frames"]
+
+class FilmRun:
+    """A clip being painted: its frames, folder and stepper settings (from `VideoPipeline.start`).
+
+    With chunks: `chunks()` streams the chunks still to paint, `add(chunk, raw)` writes what a chunk
+    painted (any process may have painted it), `finish()` completes the rows and encodes the films.
+    """
+
+    def __init__(self, info: ClipInfo, picks: list[int], folder: VideoFolder, size: int, stepping: dict[str, Any],
+                 chunking: ChunkConfig | None, done: int, resume: bool, progress: bool,
+                 say: Callable[[str], None]) -> None:  # fmt: skip
+        self.info, self.picks, self.folder, self.size = info, picks, folder, size
+        self.stepping = stepping  # FrameStepper's arguments (picklable: a Ray worker builds its own)
+        self.chunking, self.done, self.progress, self.say = chunking, done, progress, say
+        self.report = ClipFrames()
+        self.assembler: FilmAssembler | None = None
+        if chunking is not None:
+            painted = folder.painted(len(picks)) if resume else set()
+            self.assembler = FilmAssembler(folder, picks, info.times, painted, folder.rows_of(painted))
+            if painted:
+                say(f"resuming {info.path}: {len(painted)} of {len(picks)} frames already painted")
+        self._bar = None
+        self._on_frame: Callable[[FrameProgress], None] | None = None
+        self._t0 = time.perf_counter()
+
+    def stepper(self, pipe: PaintPipeline) -> FrameStepper:
+        return FrameStepper(pipe, **self.stepping)
+
+    @property
+    def total(self) -> int:
+        return len(self.picks)
+
+    def chunks(self) -> Iterator[tuple[Chunk, list[np.ndarray]]]:
+        """The chunks with a frame still to paint, and their frames (uint8), as the clip is decoded."""
+        stream = read_frames(self.info, self.picks, size=self.size, report=self.report, notify=self.say)
+        for chunk, frames in split_into_chunks((f for _, f in stream), self.chunking, self.stepping["carry"]):
+            if self.assembler.expect(chunk, frames):
+                yield chunk, frames
+
+    def add(self, chunk: Chunk, raw: RawFrame) -> int:
+        """A chunk's painting of a frame; returns how many of the film's frames it completed."""
+        written = self.assembler.add(chunk, raw)
+        for k in written:
+            row = self.assembler.rows[k]
+            if self._bar is not None:
+                self._bar.update(1)
+                self._bar.set_postfix(psnr=f"{row['psnr']:.2f}", strokes=row["strokes"], refresh=False)
+            if self._on_frame is not None:
+                done = len(self.assembler.painted)
+                self._on_frame(FrameProgress(done, self.total, time.perf_counter() - self._t0, row, None))
+        return len(written)
+
+    @contextlib.contextmanager
+    def running(self, on_frame: Callable[[FrameProgress], None] | None = None, bar: bool = True) -> Iterator[None]:
+        """A progress bar over the frames (unless `bar` is False: a caller with its own), and a
+        note on how to continue when interrupted."""
+        self._on_frame = on_frame
+        self._bar = _bar(self.total, len(self.assembler.painted), self.progress and bar)
+        try:
+            yield
+        except KeyboardInterrupt:
+            self._bar.close()
+            self.assembler.write_rows()
+            self.stopped(len(self.assembler.painted))
+            raise
+        self._bar.close()
+
+    def stopped(self, painted: int) -> None:
+        self.say(f"stopped after {painted} of {self.total} frames; they are kept in {self.folder.path}, "
+                 "and the same command with --resume continues")  # fmt: skip
+
+    def finish(self) -> PaintedClip:
+        """Every chunk is in: the rows at boundaries, frames.jsonl, painting.mp4 and comparison.mp4."""
+        rows = self.assembler.finish()
+        files = write_films(self.info, self.picks, self.folder, self.size)
+        return PaintedClip(self.folder.path, files, rows, self.info, self.report.corrupt)
+
+
+def write_films(info: ClipInfo, picks: list[int], folder: VideoFolder, size: int) -> list[Path]:
+    """Step 4: painting.mp4 with the clip's sound and comparison.mp4, from the frames on disk."""
+    rate = stream_rate(info, picks)
+    t_start = info.times[picks[0]]
+    audio = AudioSource(info.path, t_start, t_start + len(picks) / float(rate)) if info.audio else None
+    paths = [folder.path / "painting.mp4", folder.path / "comparison.mp4"]
+    write_mp4(paths[0], folder.frames_uint8(len(picks)), rate, audio)
+    clip_frames = (f for _, f in read_frames(info, picks, size=size))
+    pairs = (side_by_side(c, p) for c, p in zip(clip_frames, folder.frames_uint8(len(picks)), strict=False))
+    write_mp4(paths[1], pairs, rate, audio)
+    return [*paths, folder.path / "frames.jsonl", folder.path / "strokes", folder.path / "frames"]
 
 
 def plan_clip(clip: str | os.PathLike, size: int, frames: tuple[int, int] | None = None,
@@ -217,4 +328,4 @@ def _bar(total: int, done: int, progress: bool):
     return tqdm(total=total, initial=done, disable=not progress, unit="frame", dynamic_ncols=True, desc="frames")
 
 
-__all__ = ["FrameProgress", "PaintedClip", "VideoPipeline", "plan_clip"]
+__all__ = ["FilmRun", "FrameProgress", "PaintedClip", "VideoPipeline", "plan_clip", "write_films"]

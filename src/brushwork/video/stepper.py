@@ -32,7 +32,14 @@ from brushwork.painting.pipeline import PaintPipeline
 from brushwork.painting.refit import Box
 from brushwork.painting.result import Painting
 from brushwork.painting.strokes import StrokeList
-from brushwork.video.carry import CarryConfig, damaged_pixels, move_strokes, stroke_shares, visible_weights
+from brushwork.video.carry import (
+    CarryConfig,
+    damaged_pixels,
+    is_scene_cut,
+    move_strokes,
+    stroke_shares,
+    visible_weights,
+)
 from brushwork.video.flow import FramePair, frame_flow
 
 
@@ -99,7 +106,7 @@ class FrameStepper:
         cfg = self.carry
         pair = pair if pair is not None else frame_flow(prev, frame)
         damaged = damaged_pixels(prev, frame, pair, cfg.change)
-        if damaged.mean() > cfg.cut:  # a new shot: nothing carries over
+        if is_scene_cut(damaged, cfg):  # a new shot: nothing carries over
             new_state, row = self.first(frame, index, state.next_id, cut=True)
             row["removed"] = len(state.strokes)
             row["seconds"] = round(time.perf_counter() - t0, 3)

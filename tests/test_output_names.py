@@ -1,0 +1,121 @@
+"""No painting lost or written outside its folder: names, links, staging left by a killed run, --init in place.
+
+Real CLI, real engine and painter (small photos, few strokes).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from brushwork.batch.sources import output_folders
+from brushwork.painting.outputs import STAGING_PREFIX
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+FAST = ["--size", "48", "--strokes", "30", "--steps", "2", "--threads", "1", "--no-video", "--quiet"]
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "brushwork.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("img") / "photo.png"
+    Image.open(EXAMPLES / "castle.png").convert("RGB").resize((48, 48)).save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "names, folders",
+    [
+        (["a/x.png", "b/x.png", "c/x-2.png"], ["x", "x-3", "x-2"]),
+        (["x-2.png", "a/x.png", "b/x.png", "c/x.png"], ["x-2", "x", "x-3", "x-4"]),
+        (["...png", "a/..png", ".hidden.png", "b/.png"], ["image", "image-2", "hidden", "png"]),
+    ],
+)
+def test_output_folder_names_never_collide_and_stay_inside(names, folders, tmp_path):
+    got = output_folders(names, tmp_path)
+    assert [f.name for f in got] == folders
+    assert len(set(got)) == len(got)
+    assert all(f.parent == tmp_path for f in got)
+
+
+def test_same_names_from_several_folders_all_painted(photo, tmp_path):
+    inputs = []
+    for sub, name in (("a", "x.png"), ("b", "x.png"), ("c", "x-2.png"), ("d", "...png")):
+        (tmp_path / sub).mkdir()
+        inputs.append(tmp_path / sub / name)
+        inputs[-1].write_bytes(photo.read_bytes())
+    out = tmp_path / "out"
+    (tmp_path / "process.gif").write_bytes(b"a file beside the output folder, not ours")
+    r = cli("paint", *map(str, inputs), "-o", str(out), *FAST)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["image", "x", "x-2", "x-3"]
+    assert all((out / name / "painting.png").is_file() for name in ("image", "x", "x-2", "x-3"))
+    assert (tmp_path / "process.gif").read_bytes() == b"a file beside the output folder, not ours"
+    assert not (tmp_path / "painting.png").exists()
+
+
+def test_a_link_to_an_output_is_refused(photo, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "painting.png").write_bytes(photo.read_bytes())
+    link = tmp_path / "link.png"
+    link.symlink_to(out / "painting.png")
+    r = cli("paint", str(link), "-o", str(out), *FAST)
+    assert r.returncode == 2 and "would overwrite" in r.stderr, r.stderr
+    assert (out / "painting.png").read_bytes() == photo.read_bytes()
+
+
+def test_staging_left_by_a_killed_run_is_cleared(photo, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = _dead_pid()
+    stale = out / f"{STAGING_PREFIX}{dead}-abc"
+    stale.mkdir()
+    (stale / "painting.png").write_bytes(b"half written")
+    live = out / f"{STAGING_PREFIX}{os.getpid()}-def"  # a running process's: left alone
+    live.mkdir()
+    r = cli("paint", str(photo), "-o", str(out), *FAST)
+    assert r.returncode == 0, r.stderr
+    assert not stale.exists() and live.is_dir()
+    assert (out / "painting.png").is_file()
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_init_continues_a_painting_in_its_own_folder(photo, tmp_path):
+    """The README's form: `paint photo --init OUT/strokes.json -o OUT`."""
+    out = tmp_path / "out"
+    r = cli("paint", str(photo), "-o", str(out), *FAST)
+    assert r.returncode == 0, r.stderr
+    before = (out / "strokes.json").read_bytes()
+    r = cli("paint", str(photo), "--init", str(out / "strokes.json"), "-o", str(out), *FAST)
+    assert r.returncode == 0, r.stderr
+    assert (out / "strokes.json").read_bytes() != before
+    assert '"strokes"' in (out / "strokes.json").read_text()
+
+
+def test_a_photo_from_a_pipe_paints_and_a_silent_named_pipe_is_one_line(photo, tmp_path):
+    out = tmp_path / "out"
+    script = f"{sys.executable} -m brushwork.cli paint <(cat {photo}) -o {out} {' '.join(FAST)}"
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (out / "painting.png").is_file()
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    r = cli("paint", str(fifo), "-o", str(tmp_path / "o2"), *FAST, timeout=60)  # nobody writes: no waiting
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "not an image" in lines[0], r.stderr
