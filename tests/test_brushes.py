@@ -219,3 +219,23 @@ def test_bad_brush_lists_are_one_line_and_write_nothing(tmp_path, brush, message
 def test_a_painter_file_goes_with_one_brush():
     with pytest.raises(BrushworkError, match="a painter file goes with one brush"):
         PaintPipeline.from_pretrained(f"{COARSE},{FINE}", painter=painter_path(FINE))
+
+
+@pytest.mark.parametrize(
+    "settings, words",
+    [
+        ([1, 2, 3], "not a mapping"),
+        ({"radius_logarithmic": 3}, "not a mapping with a numeric base_value"),
+        ({"opaque": {"base_value": 1.0, "inputs": {"pressure": "steep"}}}, "not lists of [x, y] points"),
+        ({"dabs_per_actual_radius": {"base_value": 1e9, "inputs": {}}}, "dabs_per_actual_radius up to 1e+09"),
+        ({"dabs_per_second": {"base_value": 1.0, "inputs": {"speed1": [[0, 0], [4, 5e6]]}}}, "dabs_per_second"),
+    ],
+)
+def test_a_hostile_brush_file_is_one_line_before_any_work(settings, words, tmp_path):
+    from brushwork.engine import resolve_brush
+
+    path = tmp_path / "bad.myb"
+    path.write_text(json.dumps({"version": 3, "settings": settings}))
+    with pytest.raises(BrushworkError) as e:
+        resolve_brush(path)
+    assert words in str(e.value) and "\n" not in str(e.value)

@@ -88,6 +88,7 @@ def test_huge_declared_npz_is_refused_before_loading(tmp_path):
         ({"level": 0, "window": [0, 0, 1e7], "action": [0.5] * 12}, ["window", "canvas"]),
         ({"level": 0, "window": [-1e6, 1e6, 5], "action": [0.5] * 12}, ["outside"]),
         ({"level": 10**400, "window": [0, 0, 8], "action": [0.5] * 12}, ["integer"]),
+        ({"level": 2**31 - 1, "window": [0, 0, 8], "action": [0.5] * 12}, ["levels", "1000"]),
         ({"level": 0, "window": [0, 0, 8], "action": [1e308] * 12}, ["infinite"]),
         ({"level": 0, "window": [0, 0, 8], "action": [2.0] * 12}, ["[0, 1]"]),
     ],
@@ -395,3 +396,26 @@ def test_counts_on_the_command_line_are_bounded_on_entry(args, option, tmp_path)
     assert r.returncode == 2 and f"argument {option}: must be an integer" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and time.perf_counter() - t < 30
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("field, value", [("prior_points", -5), ("prior_points", 100000), ("hidden", 10**7),
+                                          ("channels", [100000, 63, 31, 7, 3]), ("action_dim", 13)])  # fmt: skip
+def test_a_hostile_painter_config_is_one_line_on_load(field, value, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    shipped = WEIGHTS_DIR / "classic__dry_brush.safetensors"
+    with safe_open(str(shipped), framework="pt") as f:
+        meta = dict(f.metadata())
+    config = json.loads(meta["config"])
+    config[field] = value
+    meta["config"] = json.dumps(config)
+    bad = tmp_path / "bad.safetensors"
+    save_file(load_file(str(shipped)), str(bad), metadata=meta)
+    tracemalloc.start()
+    with pytest.raises(BrushworkError) as e:
+        PaintPipeline.from_pretrained("classic/dry_brush", painter=str(bad), size=64)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert field in str(e.value) and "\n" not in str(e.value)
+    assert peak < 200 << 20  # refused before allocating

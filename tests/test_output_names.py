@@ -119,3 +119,19 @@ def test_a_photo_from_a_pipe_paints_and_a_silent_named_pipe_is_one_line(photo, t
     r = cli("paint", str(fifo), "-o", str(tmp_path / "o2"), *FAST, timeout=60)  # nobody writes: no waiting
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and "not an image" in lines[0], r.stderr
+
+
+def test_render_into_a_folder_or_out_of_memory_is_one_line(photo, tmp_path):
+    out = tmp_path / "out"
+    r = cli("paint", str(photo), "-o", str(out), *FAST)
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "x.png").mkdir()
+    r = cli("render", str(out / "strokes.json"), "-o", str(tmp_path / "x.png"))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "is a folder" in lines[0], r.stderr
+    # 8192 px with 3 GB of address space: refused or out of memory, in one line either way
+    script = (f"ulimit -v 3000000; {sys.executable} -m brushwork.cli render {out / 'strokes.json'} --size 8192 "
+              f"-o {tmp_path / 'big.png'}")  # fmt: skip
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("brushwork: error:"), r.stderr

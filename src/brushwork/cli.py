@@ -263,7 +263,12 @@ def cmd_render(args: argparse.Namespace) -> None:
     out = Path(args.output)
     if out.suffix.lower() != ".png":
         raise BrushworkError(f"output must be a .png file, got {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        raise BrushworkError(f"{out} is a folder; -o names the .png file to write")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BrushworkError(f"cannot write {out}: {e.strerror or e}") from None
     image = render_engine(s, size=args.size, brush=args.brush)
     save_png(out, image)
     _say(f"{out} ({image.shape[1]}x{image.shape[0]}, {len(s)} strokes, brush {args.brush or s.brush})")
@@ -546,6 +551,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (ValueError, FileNotFoundError) as e:
         print(f"brushwork: error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError as e:  # numpy's ArrayMemoryError too: what the limits did not foresee, in one line
+        what = str(e).splitlines()[0] if str(e) else "an allocation failed"
+        print(f"brushwork: error: out of memory ({what}); try a smaller --size or fewer strokes", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         print("brushwork: interrupted", file=sys.stderr)

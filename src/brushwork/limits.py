@@ -11,6 +11,7 @@ MAX_STROKES = 200_000  # strokes in a painting or strokes file: ~10 min of engin
 # A stroke's window may be at most this many times the canvas's long side, and must overlap the
 # canvas: libmypaint's work grows with the window's area, and strokes far off the canvas paint nothing.
 MAX_WINDOW_PER_CANVAS = 2.0
+MAX_LEVEL = 1000  # a stroke's level: plans have a dozen; --init continues at the next one
 MAX_VIDEO_SECONDS = 600.0  # a time-lapse longer than 10 minutes is a mistake, and holds every frame
 MAX_VIDEO_SIZE = 4096  # px, long side of a time-lapse frame
 MAX_FPS = 60
@@ -38,6 +39,7 @@ __all__ = [
     "MAX_THREADS",
     "MAX_CANVAS",
     "MAX_FPS",
+    "MAX_LEVEL",
     "MAX_STROKES",
     "MAX_VIDEO_BYTES",
     "MAX_VIDEO_SECONDS",

@@ -32,7 +32,7 @@ from brushwork.batch.photos import PhotoReport, describe, paint_photo
 from brushwork.errors import BrushworkError
 from brushwork.painting.config import PaintConfig
 from brushwork.painting.outputs import SaveOptions, install_outputs, read_outputs
-from brushwork.video.chunks import Chunk, paint_chunk
+from brushwork.video.chunks import Chunk, DissolveJob, paint_chunk
 from brushwork.video.pipeline import FilmRun
 
 RETRIES = 3  # times Ray paints a photo again after its worker's process died
@@ -79,6 +79,10 @@ class PainterActor:
             files = read_outputs(report.files)
         report.notes = [n.replace(str(photo), name) for n in (*notes, *report.notes)]
         return {"report": report, "files": files}
+
+    def dissolve(self, job: DissolveJob) -> tuple:
+        """A frame two chunks share, rendered by the engine here rather than on the driver."""
+        return job.run()
 
     def paint_chunk(self, stepping: dict, chunk: Chunk, frames: list) -> dict:
         """Paint one chunk of a clip: {"frames": [RawFrame, ...]} or {"error": one line}."""
@@ -161,7 +165,10 @@ def paint_on_ray(
         actors = [actor_cls.remote(config, threads) for _ in range(workers)]
         queue = list(jobs)
         chunks = [(film, film.chunks()) for film in films]  # decoded as they are sent
-        running: dict[object, tuple[object, PhotoJob | tuple[FilmRun, Chunk]]] = {}
+        dissolves: list[tuple[FilmRun, DissolveJob]] = []  # before any other work: a film waits on them
+        for film in films:
+            film.assembler.defer_dissolves = True
+        running: dict[object, tuple[object, PhotoJob | tuple[FilmRun, Chunk | DissolveJob]]] = {}
         in_flight = {id(film): 0 for film in films}
         failed: list[str] = []
         broken: set[int] = set()  # films a chunk of which failed
@@ -190,9 +197,10 @@ def paint_on_ray(
             return None
 
         def film_done(film: FilmRun) -> None:
-            """The film's last chunk has come back (or its stream ended): encode it."""
+            """Encode the film once its last chunk and dissolve have come back."""
             nonlocal painted
-            if in_flight[id(film)] or any(f is film for f, _ in chunks) or id(film) in broken:
+            waiting = any(f is film for f, _ in chunks) or any(f is film for f, _ in dissolves)
+            if in_flight[id(film)] or waiting or id(film) in broken:
                 return
             clip = film.finish()
             painted += 1
@@ -204,6 +212,11 @@ def paint_on_ray(
             )
 
         def send(actor: object) -> None:
+            if dissolves:
+                film, dissolve_job = dissolves.pop(0)
+                in_flight[id(film)] += 1
+                running[actor.dissolve.remote(dissolve_job)] = (actor, (film, dissolve_job))
+                return
             while queue:
                 job = queue.pop(0)
                 try:
@@ -240,14 +253,21 @@ def paint_on_ray(
                     (bar.write if progress else say)(describe(report, job.folder))
                     bar.update(1)
             else:
-                film, chunk = job
+                film, part = job
                 in_flight[id(film)] -= 1
+                if isinstance(part, DissolveJob) and "error" not in result:
+                    result = {"dissolved": result}
                 if "error" in result and id(film) not in broken:
                     broken.add(id(film))
                     failure(film.info.path, result["error"] + " (the frames painted so far are kept: --resume)")
                 elif id(film) not in broken:
-                    for raw in result["frames"]:
-                        bar.update(film.add(chunk, raw))
+                    if isinstance(part, DissolveJob):
+                        bar.update(len(film.assembler.put_dissolved(part, result["dissolved"])))
+                    else:
+                        for raw in result["frames"]:
+                            bar.update(film.add(part, raw))
+                        dissolves.extend((film, ready) for ready in film.assembler.ready)
+                        film.assembler.ready.clear()
                     film.assembler.write_rows()
                     film_done(film)
             send(actor)

@@ -39,7 +39,20 @@ class PainterConfig:
     prior_points: int = 32  # points on the curve for the sketch: dense enough that thin strokes are not dotted
 
     def __post_init__(self) -> None:
+        # every field's range is checked on load: a painter file is input like any other, and a
+        # hostile one (prior_points 100000, channels of a million) must fail here, not in the allocator
         self.channels = tuple(self.channels)
+        checks = {
+            "action_dim": self.action_dim == A.ACTION_DIM,
+            "hidden": isinstance(self.hidden, int) and 1 <= self.hidden <= 4096,
+            "channels": 1 <= len(self.channels) <= 7
+            and all(isinstance(c, int) and 1 <= c <= 1024 for c in self.channels),
+            "out_size": isinstance(self.out_size, int) and 4 <= self.out_size <= 256,
+            "prior_points": isinstance(self.prior_points, int) and 1 <= self.prior_points <= 256,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"painter config {bad[0]}={getattr(self, bad[0])!r} is out of range")
         if 4 * 2 ** (len(self.channels) - 1) != self.out_size:
             raise ValueError(f"channels {self.channels} do not reach out_size {self.out_size} from 4 px")
 

@@ -65,7 +65,7 @@ from brushwork.actions import (
 )
 from brushwork.errors import BrushworkError
 from brushwork.io import atomic_write, write_text_atomic
-from brushwork.limits import MAX_CANVAS, MAX_STROKES, MAX_WINDOW_PER_CANVAS
+from brushwork.limits import MAX_CANVAS, MAX_LEVEL, MAX_STROKES, MAX_WINDOW_PER_CANVAS
 
 SCHEMA = "brushwork.strokes"
 VERSION = 2  # the newest schema version this code reads and the one it writes (2: a brush per stroke)
@@ -117,7 +117,10 @@ class StrokeList:
         with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, which validate() refuses
             self.actions = np.asarray(self.actions, dtype=np.float32)
             self.windows = np.asarray(self.windows, dtype=np.float32)
-        self.levels = np.asarray(self.levels, dtype=np.int32)
+        levels = np.asarray(self.levels)
+        if levels.size and levels.dtype.kind in "iu" and not (0 <= levels.min() and levels.max() <= MAX_LEVEL):
+            raise ValueError(f"levels must lie in 0 .. {MAX_LEVEL}, got {int(levels.min())} .. {int(levels.max())}")
+        self.levels = levels.astype(np.int32)
         ids = np.zeros(len(self.actions), np.int32) if self.brush_ids is None else self.brush_ids
         self.brush_ids = np.asarray(ids, dtype=np.int32)
 
@@ -205,8 +208,9 @@ class StrokeList:
             raise ValueError("windows contain NaN or infinite values")
         if n and self.windows[:, 2].min() <= 0:
             raise ValueError(f"window sizes w must be > 0 px, got {float(self.windows[:, 2].min()):.4g}")
-        if n and self.levels.min() < 0:
-            raise ValueError(f"levels must be >= 0, got {int(self.levels.min())}")
+        if n and (self.levels.min() < 0 or self.levels.max() > MAX_LEVEL):
+            lo, hi = int(self.levels.min()), int(self.levels.max())
+            raise ValueError(f"levels must lie in 0 .. {MAX_LEVEL}, got {lo} .. {hi}")
         self.check_limits()
         return self
 

@@ -153,6 +153,19 @@ def dissolve(under: RawFrame, over: RawFrame, share: float) -> tuple[StrokeList,
     return strokes, ids, as_uint8(image)
 
 
+@dataclass
+class DissolveJob:
+    """A frame two chunks share, to be dissolved (`run()`: strokes, ids, image)."""
+
+    k: int
+    under: RawFrame
+    over: RawFrame
+    share: float
+
+    def run(self) -> tuple[StrokeList, np.ndarray, np.ndarray]:
+        return dissolve(self.under, self.over, self.share)
+
+
 class FilmAssembler:
     """Writes a chunked film's frames into its folder as the chunks' frames come in, in any order.
 
@@ -171,6 +184,10 @@ class FilmAssembler:
         self._pending: dict[int, dict[str, RawFrame]] = {}  # a dissolved frame's paintings so far
         self._inputs: dict[int, np.ndarray] = {}  # input frames (uint8) the rows at boundaries need
         self._recheck: set[int] = set()  # frames whose row finish() recomputes
+        # Ray's driver sends dissolves to the workers (each is a render by the engine, ~1 s): with
+        # `defer_dissolves`, add() queues them in `ready` and the caller hands back `put_dissolved`
+        self.defer_dissolves = False
+        self.ready: list[DissolveJob] = []
 
     def expect(self, chunk: Chunk, frames: list[np.ndarray]) -> bool:
         """Note a chunk and its frames; False when every frame it paints is already in the folder."""
@@ -204,13 +221,20 @@ class FilmAssembler:
         parts["over" if k < chunk.own else "under"] = raw
         if len(parts) < 2:
             return []
-        under, over = parts.pop("under"), parts.pop("over")
+        job = DissolveJob(k, parts.pop("under"), parts.pop("over"), share)
         del self._pending[k]
-        strokes, ids, image = dissolve(under, over, share)
-        row = {**over.row, "dissolve": round(share, 4), "strokes": len(strokes),
-               "seconds": round(under.row["seconds"] + over.row["seconds"], 3)}  # fmt: skip
-        self._write(k, strokes, ids, image, row)
-        return [k]
+        if self.defer_dissolves:
+            self.ready.append(job)
+            return []
+        return self.put_dissolved(job, job.run())
+
+    def put_dissolved(self, job: DissolveJob, result: tuple[StrokeList, np.ndarray, np.ndarray]) -> list[int]:
+        """Write a dissolved frame from `job.run()`'s result (run here, or by a worker)."""
+        strokes, ids, image = result
+        row = {**job.over.row, "dissolve": round(job.share, 4), "strokes": len(strokes),
+               "seconds": round(job.under.row["seconds"] + job.over.row["seconds"], 3)}  # fmt: skip
+        self._write(job.k, strokes, ids, image, row)
+        return [job.k]
 
     def _write(self, k: int, strokes: StrokeList, ids: np.ndarray, image: np.ndarray, row: dict) -> None:
         source, time = self._source[k]
@@ -225,7 +249,7 @@ class FilmAssembler:
     def finish(self) -> list[dict]:
         """Every frame is in: recompute the rows at chunk boundaries, write frames.jsonl, return the rows."""
         missing = sorted(set(range(self.total)) - self.painted)
-        if missing or self._pending:
+        if missing or self._pending or self.ready:
             raise RuntimeError(f"the film is not complete: frames {missing[:5]} ... are missing")
         for k in sorted(self._recheck):
             a_strokes, a_ids, a_image, _ = self.folder.read_frame(k - 1)
@@ -254,5 +278,5 @@ def _changes(a: StrokeList, a_ids: np.ndarray, b: StrokeList, b_ids: np.ndarray)
     return {"added": len(b_ids) - len(kept), "kept": len(kept), "moved": moved, "removed": len(a_ids) - len(kept)}
 
 
-__all__ = ["Chunk", "ChunkConfig", "FilmAssembler", "RawFrame", "dissolve", "paint_chunk", "quantise",
+__all__ = ["Chunk", "ChunkConfig", "DissolveJob", "FilmAssembler", "RawFrame", "dissolve", "paint_chunk", "quantise",
            "split_into_chunks"]  # fmt: skip
