@@ -247,7 +247,7 @@ def test_chunks_dissolve_stroke_by_stroke_at_their_boundary(chunked):
     the second's strokes over it (its last ones first); every frame's strokes render to its PNG."""
     rows = [json.loads(line) for line in (chunked / "frames.jsonl").read_text().splitlines()]
     assert [r["frame"] for r in rows] == list(range(12))
-    assert [r.get("dissolve") for r in rows[2:6]] == [0.25, 0.5, 0.75, 1.0]
+    assert [r.get("dissolve") for r in rows[2:6]] == [0.0625, 0.25, 0.5625, 1.0]
     assert [r["chunk"] for r in rows] == [0] * 2 + [1] * 10
     later = []
     for k in range(12):

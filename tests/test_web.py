@@ -259,6 +259,10 @@ def test_job_paints_streams_progress_and_serves_its_files(server: Server, tmp_pa
         (("castle.png", CASTLE.read_bytes()), {"time_budget": "nan"}, 400, "time budget must be a finite number"),
         (("castle.png", CASTLE.read_bytes()), {"steps": "3", "time_budget": "5"}, 400, "not both"),
         (("castle.png", CASTLE.read_bytes()), {"brush": "/etc/passwd"}, 400, "unknown brush"),
+        (("castle.png", CASTLE.read_bytes()), {"steps": "1" + "0" * 100}, 400, "steps must be from 1 to"),
+        (("castle.png", CASTLE.read_bytes()), {"strokes": "9" * 400}, 400, "strokes must be at most"),
+        (("castle.png", CASTLE.read_bytes()), {"size": "9" * 400}, 400, "canvas size must be at most"),
+        (("castle.png", CASTLE.read_bytes()), {"seed": "-1"}, 400, "seed must be from 0"),
     ],
 )
 def test_bad_upload_or_settings_is_one_clear_message(
@@ -378,6 +382,26 @@ def test_downloads_serve_only_the_apps_files(server: Server) -> None:
     _, other = submit(server, example="castle.png", **SMALL)
     assert other["id"] != job["id"] and JOB_ID.fullmatch(other["id"])
     assert follow(server, other["id"])[-1]["status"] == "done"
+
+
+def test_a_linked_job_folder_or_a_bad_record_is_skipped_not_served(server: Server, tmp_path: Path) -> None:
+    status, job = submit(server, example="castle.png", **SMALL)
+    assert status == 202 and follow(server, job["id"])[-1]["status"] == "done"
+    elsewhere = tmp_path / "elsewhere"  # a finished job's folder, copied outside and linked in
+    shutil.copytree(server.out / job["id"], elsewhere)
+    linked = "L" * 22
+    record = json.loads((elsewhere / "job.json").read_text())
+    (elsewhere / "job.json").write_text(json.dumps({**record, "id": linked}))
+    (server.out / linked).symlink_to(elsewhere, target_is_directory=True)
+    bad = "B" * 22  # a job.json with a field of the wrong type
+    shutil.copytree(server.out / job["id"], server.out / bad)
+    (server.out / bad / "job.json").write_text(json.dumps({**record, "id": bad, "finished": "yesterday"}))
+    status, _, data = request(server, "GET", "/api/jobs")
+    assert status == 200, data[:200]
+    ids = [g["id"] for g in json.loads(data)]
+    assert job["id"] in ids and linked not in ids and bad not in ids
+    assert request(server, "GET", f"/api/jobs/{linked}/files/painting.png")[0] == 404
+    assert request(server, "GET", f"/api/jobs/{linked}")[0] == 404
 
 
 def test_cancel_stops_the_running_job_and_the_next_starts(server: Server) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from brushwork import __version__
 from brushwork.errors import BrushworkError
-from brushwork.io import note_to_stderr
+from brushwork.io import line_to_stderr, note_to_stderr
 from brushwork.limits import (
     MAX_CLIP_FRAMES,
     MAX_DATASET_STROKES,
@@ -224,7 +224,7 @@ def cmd_paint(args: argparse.Namespace) -> None:
 
 
 def _failed(line: str) -> None:
-    print(f"brushwork: failed: {line}", file=sys.stderr, flush=True)
+    line_to_stderr(f"brushwork: failed: {line}")
 
 
 def _photo_fps(fps: float | None) -> int | float:
@@ -291,10 +291,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def _say(text: str) -> None:
-    """Print a result line; a closed stdout (`brushwork paint a b | head -1`) must not stop the work."""
+    """Print a result line; a closed or full stdout (`| head -1`, `>/dev/full`) must not stop the work."""
     try:
         print(text, flush=True)
-    except BrokenPipeError:
+    except OSError:  # BrokenPipeError, ENOSPC
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed stream for good
 
 
@@ -539,6 +539,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started with & from a script: Ctrl-C works
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    for name in ("stdout", "stderr"):  # closed (2>&-): Python has None there; output goes nowhere, work goes on
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - for the life of the process
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -547,19 +552,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except BrushworkError as e:
-        print(f"brushwork: error: {e}", file=sys.stderr)
+        line_to_stderr(f"brushwork: error: {e}")
         return 2
     except (ValueError, FileNotFoundError) as e:
-        print(f"brushwork: error: {e}", file=sys.stderr)
+        line_to_stderr(f"brushwork: error: {e}")
         return 2
     except MemoryError as e:  # numpy's ArrayMemoryError too: what the limits did not foresee, in one line
         what = str(e).splitlines()[0] if str(e) else "an allocation failed"
-        print(f"brushwork: error: out of memory ({what}); try a smaller --size or fewer strokes", file=sys.stderr)
+        line_to_stderr(f"brushwork: error: out of memory ({what}); try a smaller --size or fewer strokes")
         return 2
     except KeyboardInterrupt as e:
-        print("brushwork: interrupted", file=sys.stderr)
+        line_to_stderr("brushwork: interrupted")
         return 143 if isinstance(e, Terminated) else 130
+    _flush_or_drop()
     return 0
+
+
+def _flush_or_drop() -> None:
+    """A finished run exits 0 even when stdout or stderr cannot be written (>/dev/full, a closed pipe):
+    Python would otherwise fail the final flush and exit 120."""
+    for name in ("stdout", "stderr"):
+        try:
+            getattr(sys, name).flush()
+        except (OSError, ValueError):
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - replaces the broken stream for good
 
 
 if __name__ == "__main__":

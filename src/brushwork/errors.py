@@ -1,5 +1,8 @@
 """The one exception type users see: the CLI prints its message as a single line."""
 
 
-class BrushworkError(Exception):
-    """A problem with the user's input or environment, with a message that says how to fix it."""
+class BrushworkError(ValueError):
+    """A problem with the user's input or environment, with a message that says how to fix it.
+
+    A ValueError too, so code that already catches bad values catches it.
+    """

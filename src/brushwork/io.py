@@ -70,7 +70,15 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", encoding: str =
 
 def note_to_stderr(text: str) -> None:
     """The one way brushwork tells a user something on the side: one line on stderr."""
-    print(f"brushwork: note: {text}", file=sys.stderr)
+    line_to_stderr(f"brushwork: note: {text}")
+
+
+def line_to_stderr(text: str) -> None:
+    """One line on stderr; a closed or full stderr (`2>&-`, `2>/dev/full`) loses it but never the work."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:

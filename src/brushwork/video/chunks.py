@@ -11,13 +11,15 @@ so two neighbours paint the frames at their boundary with different strokes. Cut
 other would be a pop in the film that carrying strokes otherwise avoids; instead, at a boundary that
 is not a scene cut, the later chunk starts `overlap` (w) frames early and the two *dissolve stroke
 by stroke*: the film's frame t in the overlap is the earlier chunk's painting of t with the last
-share_t of the later chunk's strokes painted over it, share_t = 1/w, 2/w, ... 1, and the frame after
-the overlap is the later chunk's alone (it differs from the last dissolved frame only where the
-later painting lets the earlier one show through). The last strokes come first because a suffix of
-a painting's strokes shows, wherever its top stroke lies in that suffix, the colour the whole
-painting has there: each pixel turns from the earlier painting to the later one about once, fine
-detail first, then the broad strokes beneath it. (First strokes first -- the broad ones -- measured
-worse than a hard cut: they cover the earlier painting's detail, and pixels change twice.)
+share_t of the later chunk's strokes painted over it, share_t = (1/w)^2, (2/w)^2, ... 1, and the
+frame after the overlap is the later chunk's alone (it differs from the last dissolved frame only
+where the later painting lets the earlier one show through). The last strokes come first because a
+suffix of a painting's strokes shows, wherever its top stroke lies in that suffix, the colour the
+whole painting has there: each pixel turns from the earlier painting to the later one about once,
+fine detail first, then the broad strokes beneath it. The fine strokes are where two paintings of
+a frame differ most, so the shares grow quadratically: measured at two boundaries of Megamind.avi
+(256 px, 1000 strokes, w = 4), the worst frame's warping error was 7.3x and 5.4x the clip's own
+against a hard cut's 8.1x and 7.9x; equal shares gave 11.1x and 4.8x, broad strokes first 35x.
 `benchmarks/video_chunks.py` measures the warping error at boundaries against the frames inside.
 
 Bytes: a chunk's frames depend only on the clip, the settings and the chunk plan (frame k is painted
@@ -203,10 +205,12 @@ class FilmAssembler:
     def share(chunk: Chunk, k: int) -> float | None:
         """How much of the later chunk's painting frame k shows, if k is dissolved (else None)."""
         if k < chunk.own:  # the chunk's head: it is the later one
-            return (k - chunk.start + 1) / (chunk.own - chunk.start)
-        if k >= chunk.stop - chunk.tail:  # its tail: the next chunk starts at stop - tail
-            return (k - chunk.stop + chunk.tail + 1) / chunk.tail
-        return None
+            step, w = k - chunk.start + 1, chunk.own - chunk.start
+        elif k >= chunk.stop - chunk.tail:  # its tail: the next chunk starts at stop - tail
+            step, w = k - chunk.stop + chunk.tail + 1, chunk.tail
+        else:
+            return None
+        return (step / w) ** 2  # few strokes first: the last ones carry the most change (see the docstring)
 
     def add(self, chunk: Chunk, raw: RawFrame) -> list[int]:
         """A chunk's painting of one frame; returns the frames written because of it."""

@@ -52,6 +52,7 @@ from PIL import Image
 from brushwork.errors import BrushworkError
 from brushwork.images import fit_size, fit_to_canvas, load_image
 from brushwork.io import write_text_atomic
+from brushwork.limits import MAX_SEED, MAX_STEPS
 from brushwork.models.registry import shipped_brushes
 from brushwork.painting.config import DEFAULT_STROKES, PaintConfig
 from brushwork.painting.exports import as_uint8, save_png
@@ -188,10 +189,14 @@ def parse_settings(fields: Mapping[str, str], brushes: Mapping[str, BrushChoice]
         steps=number("steps", int),
     )  # fmt: skip
     if settings.size > MAX_SIZE:
-        raise BrushworkError(f"canvas size must be at most {MAX_SIZE} px here, got {settings.size}; "
+        raise BrushworkError(f"canvas size must be at most {MAX_SIZE} px here, got {str(settings.size)[:24]}; "
                              "`brushwork paint --size` paints larger")  # fmt: skip
     if settings.strokes is not None and settings.strokes > MAX_STROKES:
-        raise BrushworkError(f"strokes must be at most {MAX_STROKES} here, got {settings.strokes}")
+        raise BrushworkError(f"strokes must be at most {MAX_STROKES} here, got {str(settings.strokes)[:24]}")
+    if settings.steps is not None and not 1 <= settings.steps <= MAX_STEPS:
+        raise BrushworkError(f"steps must be from 1 to {MAX_STEPS}, got {str(settings.steps)[:24]}")
+    if not 0 <= settings.seed <= MAX_SEED:
+        raise BrushworkError(f"seed must be from 0 to {MAX_SEED}, got {str(settings.seed)[:24]}")
     if settings.time_budget is not None and settings.time_budget > MAX_BUDGET:
         raise BrushworkError(f"time budget must be at most {MAX_BUDGET:.0f} s here, got {settings.time_budget:g}")
     # The library's own checks (ranges, steps with a budget, ...) with its messages.
@@ -497,9 +502,9 @@ class JobQueue:
         The id must look like one of ours and its folder hold a job.json; the name must be in
         SERVED_FILES; the resolved path must lie inside the job's folder (no symlink leads out).
         """
-        if not JOB_ID.fullmatch(job_id) or name not in SERVED_FILES:
+        folder = self._job_folder(job_id)
+        if folder is None or name not in SERVED_FILES:
             return None
-        folder = self.out / job_id
         path = folder / name
         if not (folder / "job.json").is_file() or not path.is_file():
             return None
@@ -763,14 +768,39 @@ class JobQueue:
         for k in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._jobs[k]
 
-    def _read_record(self, job_id: str) -> dict | None:
+    def _job_folder(self, job_id: str) -> Path | None:
+        """A job's folder: a real folder directly inside the output folder (a link to elsewhere is not one)."""
         if not JOB_ID.fullmatch(job_id):
             return None
-        try:
-            record = json.loads((self.out / job_id / "job.json").read_text())
-        except (OSError, ValueError):
+        folder = self.out / job_id
+        if folder.is_symlink() or not folder.is_dir() or folder.resolve().parent != self.out.resolve():
             return None
-        return record if isinstance(record, dict) and record.get("id") == job_id else None
+        return folder
+
+    def _read_record(self, job_id: str) -> dict | None:
+        """A job.json as the API shows it, or None when missing, unreadable or of the wrong shape."""
+        folder = self._job_folder(job_id)
+        if folder is None:
+            return None
+        try:
+            record = json.loads((folder / "job.json").read_text())
+        except (OSError, ValueError, RecursionError):
+            return None
+        return record if _is_record(record, job_id) else None
+
+
+# the fields of a job.json and their types: one record of another shape (hand-edited, from another
+# version) is skipped, never a 500 for the whole gallery
+RECORD_TYPES = {"id": str, "kind": str, "status": str, "stage": (str, type(None)), "error": (str, type(None)),
+                "source": (str, type(None)), "settings": dict, "notes": list, "files": list, "result": dict,
+                "timings": dict, "created": (int, float), "finished": (int, float, type(None))}  # fmt: skip
+
+
+def _is_record(record: object, job_id: str) -> bool:
+    if not isinstance(record, dict) or record.get("id") != job_id:
+        return False
+    typed = all(isinstance(record.get(k), t) for k, t in RECORD_TYPES.items() if k in record)
+    return typed and all(isinstance(f, str) for f in record.get("files", []))
 
 
 def preview_png(image: np.ndarray) -> bytes:

@@ -1,6 +1,6 @@
-"""No painting lost or written outside its folder: names, links, staging left by a killed run, --init in place.
-
-Real CLI, real engine and painter (small photos, few strokes).
+"""Files and streams a user gets wrong: no painting lost or written outside its folder (names, links,
+staging left by a killed run, --init in place), photos from pipes, outputs that are folders, closed or
+full stdout and stderr. Real CLI, real engine and painter (small photos, few strokes).
 """
 
 from __future__ import annotations
@@ -135,3 +135,14 @@ def test_render_into_a_folder_or_out_of_memory_is_one_line(photo, tmp_path):
     r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("brushwork: error:"), r.stderr
+
+
+@pytest.mark.parametrize("redirect", [">/dev/full", "2>/dev/full", ">&- 2>&-", "</dev/null 2>&-"])
+def test_a_full_or_closed_stdout_or_stderr_does_not_fail_a_painting(photo, tmp_path, redirect):
+    out = tmp_path / "out"
+    args = " ".join(FAST[:-1])  # with the progress bar and the result line: they are what fails to write
+    script = f"{sys.executable} -m brushwork.cli paint {photo} -o {out} {args} {redirect}; echo rc=$? >&3"
+    r = subprocess.run(["bash", "-c", f"exec 3>{tmp_path / 'rc'}; {script}"], capture_output=True, text=True,
+                       timeout=300)  # fmt: skip
+    assert (tmp_path / "rc").read_text().strip() == "rc=0", r.stderr
+    assert (out / "painting.png").is_file()
