@@ -17,7 +17,7 @@ from pathlib import Path
 
 from brushwork import __version__
 from brushwork.errors import BrushworkError
-from brushwork.io import line_to_stderr, note_to_stderr
+from brushwork.io import TolerantStream, line_to_stderr, note_to_stderr
 from brushwork.limits import (
     MAX_CLIP_FRAMES,
     MAX_DATASET_STROKES,
@@ -541,9 +541,12 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminate)
         if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started with & from a script: Ctrl-C works
             signal.signal(signal.SIGINT, signal.default_int_handler)
-    for name in ("stdout", "stderr"):  # closed (2>&-): Python has None there; output goes nowhere, work goes on
-        if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - for the life of the process
+    for name in ("stdout", "stderr"):  # closed (2>&-: None) or full (>/dev/full): output is lost, not the work
+        stream = getattr(sys, name)
+        if stream is None:
+            stream = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+        if not isinstance(stream, TolerantStream):
+            setattr(sys, name, TolerantStream(stream))
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

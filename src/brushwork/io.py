@@ -73,6 +73,33 @@ def note_to_stderr(text: str) -> None:
     line_to_stderr(f"brushwork: note: {text}")
 
 
+class TolerantStream:
+    """stdout or stderr that drops what it cannot write (a full device, a closed pipe) instead of
+    raising: progress bars and notes must never fail a painting that is being made."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._broken = False
+
+    def write(self, text: str) -> int:
+        if not self._broken:
+            try:
+                return self._stream.write(text)
+            except (OSError, ValueError):
+                self._broken = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._broken:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._broken = True
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def line_to_stderr(text: str) -> None:
     """One line on stderr; a closed or full stderr (`2>&-`, `2>/dev/full`) loses it but never the work."""
     try:

@@ -129,6 +129,8 @@ def connect(address: str | None) -> None:
         else:
             _reachable(target)
             ray.init(address=target, **kwargs)
+    except BrushworkError:
+        raise
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise BrushworkError(f"cannot join the Ray cluster at {target}: {first}") from None
@@ -255,7 +257,7 @@ def paint_on_ray(
             else:
                 film, part = job
                 in_flight[id(film)] -= 1
-                if isinstance(part, DissolveJob) and "error" not in result:
+                if isinstance(part, DissolveJob) and isinstance(result, tuple):
                     result = {"dissolved": result}
                 if "error" in result and id(film) not in broken:
                     broken.add(id(film))

@@ -176,7 +176,7 @@ def parse_settings(fields: Mapping[str, str], brushes: Mapping[str, BrushChoice]
         except ValueError:
             whole = "a whole number" if kind is int else "a number"
             raise BrushworkError(f"{LABELS[name]} must be {whole}, got {text[:24]!r}") from None
-        if not math.isfinite(value):
+        if kind is float and not math.isfinite(value):  # (an int of 400 digits would overflow isfinite)
             raise BrushworkError(f"{LABELS[name]} must be a finite number, got {text[:24]!r}")
         return value
 
