@@ -146,3 +146,20 @@ def test_a_full_or_closed_stdout_or_stderr_does_not_fail_a_painting(photo, tmp_p
                        timeout=300)  # fmt: skip
     assert (tmp_path / "rc").read_text().strip() == "rc=0", r.stderr
     assert (out / "painting.png").is_file()
+
+
+def test_a_huge_16_bit_grey_png_is_reduced_in_bounded_memory(tmp_path):
+    """13000 x 13000 16-bit grey (a few MB of PNG) used to take 3.5 GB: reduce() refused its mode."""
+    import numpy as np
+
+    big = tmp_path / "g16.png"
+    a = (np.arange(13000 * 13000, dtype=np.uint32) % 65536).astype(np.uint16).reshape(13000, 13000)
+    Image.fromarray(a).save(big, compress_level=1)
+    del a
+    code = (f"import resource; from brushwork.images import load_image; im = load_image({str(big)!r}); "
+            "print(im.shape, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    shape, peak_kb = r.stdout.rsplit(")", 1)
+    assert shape.strip() == "(4096, 4096, 3"
+    assert int(peak_kb) < 2_000_000, peak_kb  # KB: under 2 GB, torch's import included

@@ -178,6 +178,8 @@ def _shrink(im: Image.Image, max_side: int) -> Image.Image:
     if factor < 2:
         return im
     try:
+        if im.mode in ("I;16", "I;16L", "I;16B", "I;16N"):  # reduce() takes 32-bit "I", not 16-bit modes
+            return im.convert("I").reduce(factor).convert("I;16")
         return im.reduce(factor)
     except (ValueError, OSError):  # a mode reduce() does not support: the float resize does it all
         return im

@@ -72,9 +72,11 @@ def register_architecture(name: str):
 
 
 def architecture_class(name: str) -> type:
-    """The class registered under `name`; BrushworkError naming the known ones otherwise."""
-    import brushwork.models.painter  # noqa: F401  (registers the built-in architecture)
+    """The class registered under `name`; BrushworkError naming the known ones otherwise.
 
+    Classes register when their module is imported; the built-in one lives in `models.painter`,
+    whose `Painter.from_pretrained` is the caller, so it is always registered by then.
+    """
     if name not in ARCHITECTURES:
         raise BrushworkError(
             f"unknown painter architecture {name!r} (known: {', '.join(sorted(ARCHITECTURES))}); "
