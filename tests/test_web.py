@@ -40,7 +40,7 @@ import uvicorn  # noqa: E402
 
 from brushwork.painting.strokes import load as load_strokes  # noqa: E402
 from brushwork.web.app import create_app, listen, url_of  # noqa: E402
-from brushwork.web.jobs import FINAL, JOB_ID, MAX_VIDEO_FRAMES, VIDEO_FILES  # noqa: E402
+from brushwork.web.jobs import FINAL, JOB_ID, MAX_VIDEO_FRAMES, VIDEO_FILES, JobQueue  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CASTLE = ROOT / "examples" / "castle.png"
@@ -760,3 +760,17 @@ def test_browser_readme_screenshot(server: Server, browsers) -> None:
     by_id(driver, "cancel").click()
     wait_status(driver, ("cancelled", "done"), 30)
     assert path.stat().st_size < 150_000, f"{path} is {path.stat().st_size} bytes"
+
+
+def test_a_job_left_half_written_by_a_killed_server_is_reported_failed(tmp_path: Path) -> None:
+    out = tmp_path / "jobs"
+    half = out / ("H" * 22)  # what a SIGKILL while writing leaves: files, no job.json
+    half.mkdir(parents=True)
+    (half / "painting.png").write_bytes(b"half")
+    (out / "notes").mkdir()  # not a job folder: left alone
+    queue = JobQueue(out)
+    assert queue.mark_unfinished() == ["H" * 22]
+    state = queue.snapshot("H" * 22)
+    assert state["status"] == "failed" and "stopped before this job finished" in state["error"]
+    assert not (out / "notes" / "job.json").exists()
+    assert queue.mark_unfinished() == []  # once

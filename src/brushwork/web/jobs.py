@@ -527,8 +527,30 @@ class JobQueue:
     # -- the worker -------------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.mark_unfinished()
         self._thread = threading.Thread(target=self._work, name="brushwork-painter", daemon=True)
         self._thread.start()
+
+    def mark_unfinished(self) -> list[str]:
+        """Job folders an earlier server left without a job.json (killed while painting or writing)
+        get one that says the job failed, so the API knows them; returns their ids."""
+        marked = []
+        if not self.out.is_dir():
+            return marked
+        for folder in sorted(self.out.iterdir()):
+            if self._job_folder(folder.name) is None or (folder / "job.json").exists():
+                continue
+            now = time.time()
+            record = {"id": folder.name, "kind": "video" if (folder / "video.json").exists() else "photo",
+                      "status": "failed", "stage": None, "source": None, "settings": {}, "notes": [],
+                      "error": "the server stopped before this job finished; paint it again", "files": [],
+                      "result": {}, "timings": {}, "created": folder.stat().st_mtime, "finished": now}  # fmt: skip
+            try:
+                write_text_atomic(folder / "job.json", json.dumps(record, indent=1) + "\n")
+                marked.append(folder.name)
+            except OSError as e:
+                log.warning("could not mark %s as failed: %s", folder, e)
+        return marked
 
     def stop(self, timeout: float = 10.0) -> None:
         """Cancel every job and end the worker (it stops at the running job's next step)."""
