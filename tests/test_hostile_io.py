@@ -163,3 +163,17 @@ def test_a_huge_16_bit_grey_png_is_reduced_in_bounded_memory(tmp_path):
     shape, peak_kb = r.stdout.rsplit(")", 1)
     assert shape.strip() == "(4096, 4096, 3"
     assert int(peak_kb) < 2_000_000, peak_kb  # KB: under 2 GB, torch's import included
+
+
+def test_an_ascii_terminal_and_a_file_where_a_folder_goes(photo, tmp_path):
+    named = tmp_path / "château.png"
+    named.write_bytes(photo.read_bytes())
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    r = subprocess.run([sys.executable, "-m", "brushwork.cli", "paint", str(named), "-o", str(tmp_path / "out"),
+                        *FAST[:-1]], capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert r.returncode == 0 and "ch?teau.png ->" in r.stdout, r.stderr
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    r = cli("train", "generator", "--run-dir", str(afile), "--data", str(tmp_path / "none"))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("brushwork: error:"), r.stderr

@@ -560,6 +560,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as e:
         line_to_stderr(f"brushwork: error: {e}")
         return 2
+    except OSError as e:  # a file system's refusal the checks did not foresee (a file where a folder goes, ...)
+        where = f"{e.filename}: " if e.filename else ""
+        line_to_stderr(f"brushwork: error: {where}{e.strerror or e}")
+        return 2
     except MemoryError as e:  # numpy's ArrayMemoryError too: what the limits did not foresee, in one line
         what = str(e).splitlines()[0] if str(e) else "an allocation failed"
         line_to_stderr(f"brushwork: error: out of memory ({what}); try a smaller --size or fewer strokes")

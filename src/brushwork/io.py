@@ -85,6 +85,9 @@ class TolerantStream:
         if not self._broken:
             try:
                 return self._stream.write(text)
+            except UnicodeEncodeError:  # PYTHONIOENCODING=ascii and a file name like château.png
+                encoding = getattr(self._stream, "encoding", None) or "ascii"
+                return self.write(text.encode(encoding, "replace").decode(encoding))
             except (OSError, ValueError):
                 self._broken = True
         return len(text)
