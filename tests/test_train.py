@@ -68,6 +68,12 @@ def test_all_stages_write_their_outputs_and_eval_reports(data, tmp_path, monkeyp
     r = train(run, data, "gan", "--resume", "--set", "gan_steps=6")
     assert r.returncode == 0, r.stderr
     assert torch.load(run / "gan" / "checkpoint.pt", weights_only=True)["step"] == 6
+    # a truncated checkpoint (a disk that filled, a copy cut short) is one line, not a traceback
+    whole = (run / "gan" / "checkpoint.pt").read_bytes()
+    (run / "gan" / "checkpoint.pt").write_bytes(whole[: len(whole) // 2])
+    r = train(run, data, "gan", "--resume", "--set", "gan_steps=8")
+    assert r.returncode == 2 and "cannot resume from this checkpoint" in r.stderr and "Traceback" not in r.stderr
+    (run / "gan" / "checkpoint.pt").write_bytes(whole)
     r = cli("eval", str(run / "painter.safetensors"), "--data", str(data[1]), "--strokes", "50",
             "--discriminator", str(run / "discriminator_gan.safetensors"))  # fmt: skip
     assert r.returncode == 0, r.stderr

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import random
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import torch.distributed as dist
 from PIL import Image
 
 from brushwork.data.dataset import StrokeShards
+from brushwork.errors import BrushworkError
 from brushwork.io import atomic_path, write_text_atomic
 from brushwork.train.config import TrainConfig
 
@@ -144,11 +146,16 @@ def load_checkpoint(path: Path, missing_ok: tuple[str, ...] = (), **state) -> in
     Names in `missing_ok` may be absent from the file (state added by a later version); they are
     left as they are.
     """
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    for k, v in state.items():
-        if k in ckpt or k not in missing_ok:
-            v.load_state_dict(ckpt[k])
-    return int(ckpt["step"])
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        for k, v in state.items():
+            if k in ckpt or k not in missing_ok:
+                v.load_state_dict(ckpt[k])
+        return int(ckpt["step"])
+    except (RuntimeError, EOFError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as e:
+        why = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        raise BrushworkError(f"{path}: cannot resume from this checkpoint ({why}); remove it to start the "
+                             "stage afresh") from None  # fmt: skip
 
 
 def weights_digest(state: dict[str, torch.Tensor]) -> str:
