@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,15 @@ def test_loss_curves_one_panel_per_stage(tmp_path):
     out = C.plot_curves(run)
     with Image.open(out) as img:
         assert img.format == "PNG" and img.width == 2 * 550  # two stages logged: two panels side by side
+
+
+@pytest.mark.parametrize("setting, words", [("batch_size=65", "larger than every shard"),
+                                            ("batch_size=100000000", "at most 4096"),
+                                            ("generator_steps=1000000000", "at most")])  # fmt: skip
+def test_a_batch_or_count_that_could_never_run_is_one_line(data, tmp_path, setting, words):
+    """Shards of 64 strokes and a batch of 65 once looped for ever without a word."""
+    t = time.time()
+    r = train(tmp_path / "run", data, "generator", "--set", "generator_steps=5", "--set", setting)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and words in lines[-1] and "Traceback" not in r.stderr, r.stderr
+    assert time.time() - t < 120

@@ -113,11 +113,16 @@ def batches(run: Run, seed_offset: int = 0, skip: int = 0) -> Iterator[dict[str,
     epoch = 0
     while True:
         ds.set_epoch(epoch)
+        got = 0
         for batch in ds:
+            got += 1
             if skip:
                 skip -= 1
                 continue
             yield batch
+        if not got:  # each shard's last incomplete batch is dropped: with shards smaller than a batch, none is left
+            raise BrushworkError(f"batch_size {run.config.batch_size} is larger than every shard of this rank in "
+                                 f"{run.data}: lower it (--set batch_size=N) or generate larger shards")  # fmt: skip
         epoch += 1
 
 

@@ -130,6 +130,9 @@ def make_config(preset: str = "default", overrides: list[str] | None = None) -> 
     return cfg
 
 
+MAX_COUNT = 100_000_000  # steps, strokes, cadences: beyond this a run would not end
+
+
 def check_config(cfg: TrainConfig) -> None:
     """Every field in range, before any work (a bad batch size must not surface after data generation).
 
@@ -156,6 +159,15 @@ def check_config(cfg: TrainConfig) -> None:
             raise BrushworkError(f"{name} must be two numbers in [0, 1), got {betas}")
     if not cfg.painter_channels or any(c < 1 for c in cfg.painter_channels):
         raise BrushworkError(f"painter_channels must be positive, got {cfg.painter_channels}")
+    # upper bounds, so that a typo of a few zeros fails here, not in the allocator or after days
+    for name, limit in {"batch_size": 4096, "painter_channels": 1024}.items():
+        values = getattr(cfg, name)
+        if any(v > limit for v in (values if isinstance(values, tuple) else (values,))):
+            raise BrushworkError(f"{name} must be at most {limit}, got {values}")
+    for f in fields(TrainConfig):
+        v = getattr(cfg, f.name)
+        if isinstance(v, int) and not isinstance(v, bool) and v > MAX_COUNT:
+            raise BrushworkError(f"{f.name} must be at most {MAX_COUNT:,}, got {v}")
     if cfg.eval_strokes > cfg.heldout_strokes:
         raise BrushworkError(f"eval_strokes ({cfg.eval_strokes}) cannot exceed heldout_strokes ({cfg.heldout_strokes})")
 
