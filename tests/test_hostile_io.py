@@ -177,3 +177,18 @@ def test_an_ascii_terminal_and_a_file_where_a_folder_goes(photo, tmp_path):
     r = cli("train", "generator", "--run-dir", str(afile), "--data", str(tmp_path / "none"))
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("brushwork: error:"), r.stderr
+
+
+def test_ctrl_c_during_dataset_generation_with_workers_is_one_line(tmp_path):
+    """A terminal's Ctrl-C reaches the whole process group: the workers leave it to the parent."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "brushwork.cli", "dataset", "generate", "--count", "200000",
+                             "--workers", "2", "--out", str(tmp_path / "d"), "--quiet"],
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    time.sleep(4)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["brushwork: interrupted"], err

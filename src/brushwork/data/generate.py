@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import signal
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -65,6 +66,14 @@ class DatasetSpec:
             "sampling": "uniform [0, 1]^12, np.random.default_rng([seed, shard])",
             "brushwork": __version__,
         }
+
+
+def _worker_signals() -> None:
+    """In a worker: Ctrl-C is the parent's to handle, and the parent stops the pool with SIGTERM.
+    A worker that raised on either (the CLI's handlers are inherited through fork) would print its
+    own traceback: dozens of lines from two workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _render_chunk(task: tuple[DatasetSpec, int, int, int]) -> tuple[int, int, np.ndarray, np.ndarray]:
@@ -167,7 +176,7 @@ def generate_dataset(
         else:
             # fork keeps start-up cheap; each worker loads libmypaint once
             ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-            with ctx.Pool(workers) as pool:
+            with ctx.Pool(workers, initializer=_worker_signals) as pool:
                 for result in pool.imap_unordered(_render_chunk, tasks):
                     collect(result)
     finally:
