@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from brushwork.actions import FIELDS
+from brushwork.engine import render, render_canvas
 from brushwork.errors import BrushworkError
 from brushwork.models.registry import WEIGHTS_DIR
 from brushwork.painting.outputs import save_outputs
@@ -419,3 +420,23 @@ def test_a_hostile_painter_config_is_one_line_on_load(field, value, tmp_path):
     tracemalloc.stop()
     assert field in str(e.value) and "\n" not in str(e.value)
     assert peak < 200 << 20  # refused before allocating
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: render(np.zeros((5, 11))), "shape (N, 12)"),
+        (lambda: render(np.full((1, 12), 0.5), size=100000), "8192"),
+        (lambda: render(np.full((1, 12), 0.5), brush="classic/blur"), "smudges"),
+        (lambda: render_canvas(np.full((2, 12), 0.5), np.zeros((2, 2)), 64, 64),
+         "shape (2, 3)"),
+        (lambda: paint(str(EXAMPLES / "castle.png"), painter=123), "painter must be"),
+        (lambda: PaintPipeline(config="x"), "config must be a PaintConfig"),
+    ],
+)
+def test_bad_python_calls_raise_one_brushwork_error(call, words):
+    """The Python API's refusals are BrushworkError (a ValueError too), one line, before any big allocation."""
+    with pytest.raises(BrushworkError) as e:
+        call()
+    assert words in str(e.value) and "\n" not in str(e.value)
+    assert isinstance(e.value, ValueError)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from brushwork.errors import BrushworkError
+
 ACTION_DIM = 12
 
 PRESSURE = 0
@@ -55,12 +57,12 @@ def check_actions(actions: np.ndarray, name: str = "actions") -> np.ndarray:
     if a.ndim == 1:
         a = a[None]
     if a.ndim != 2 or a.shape[1] != ACTION_DIM:
-        raise ValueError(f"{name} must have shape (N, {ACTION_DIM}), got {tuple(np.shape(actions))}")
+        raise BrushworkError(f"{name} must have shape (N, {ACTION_DIM}), got {tuple(np.shape(actions))}")
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contain NaN or infinite values")
+        raise BrushworkError(f"{name} contain NaN or infinite values")
     lo, hi = float(a.min(initial=0.0)), float(a.max(initial=1.0))
     if lo < 0.0 or hi > 1.0:
-        raise ValueError(f"{name} must lie in [0, 1], got values from {lo:.4g} to {hi:.4g}; clip them first")
+        raise BrushworkError(f"{name} must lie in [0, 1], got values from {lo:.4g} to {hi:.4g}; clip them first")
     return a
 
 

@@ -97,10 +97,14 @@ def render(
         >>> rgba.shape
         (1, 64, 64, 4)
     """
+    from brushwork.engine.brushes import require_learnable
+    from brushwork.limits import MAX_CANVAS
+
     acts = A.check_actions(actions)
-    if not isinstance(size, int | np.integer) or size < 8:
-        raise ValueError(f"size must be an integer of at least 8 px, got {size!r}")
-    info = _brush_info(brush)
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or not 8 <= size <= MAX_CANVAS:
+        raise BrushworkError(f"size must be an integer from 8 to {MAX_CANVAS} px, got {size!r}")
+    _check_memory(size * len(acts), size)  # the (N, size, size, 4) result
+    info = require_learnable(_brush_info(brush))  # smudging or erasing brushes are not one colour and alpha
     surface = Surface()
     out = np.empty((len(acts), size, size, 4), dtype=np.float32)
     for i, action in enumerate(acts):
@@ -194,9 +198,10 @@ class EngineCanvas:
         """Paint (N, 12) actions in their (N, 3) windows (x0, y0, w) of the unscaled canvas, in order
         (`brushes`: one per stroke, default the canvas's brush)."""
         acts = A.check_actions(actions)
-        win = np.asarray(windows, dtype=np.float64).reshape(-1, 3)
-        if len(win) != len(acts):
-            raise ValueError(f"windows must have one row per action: {len(win)} rows for {len(acts)} actions")
+        win = np.asarray(windows, dtype=np.float64)
+        if win.shape != (len(acts), 3):
+            raise BrushworkError(f"windows must have shape ({len(acts)}, 3), one (x0, y0, w) per action; "
+                                 f"got {win.shape}")  # fmt: skip
         self.composite(self.alphas(acts, win, brushes), acts[:, A.COLOR])
 
     def premultiplied(self) -> np.ndarray:
@@ -248,7 +253,9 @@ def stroke_alphas(actions: np.ndarray, windows: np.ndarray, brush: BrushSpec) ->
     stroke paints C * (1 - alpha) + alpha * colour.
     """
     acts = A.check_actions(actions)
-    win = np.asarray(windows, dtype=np.float64).reshape(-1, 3)
+    win = np.asarray(windows, dtype=np.float64)
+    if win.shape != (len(acts), 3):
+        raise BrushworkError(f"windows must have shape ({len(acts)}, 3): x, y, size per stroke; got {win.shape}")
     infos = _stroke_infos(brush, len(acts))
     surface = Surface()
     out = []

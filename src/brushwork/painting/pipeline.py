@@ -69,6 +69,10 @@ class PaintPipeline:
     """
 
     def __init__(self, config: PaintConfig | None = None, painter: str | os.PathLike | Painter | None = None) -> None:
+        if config is not None and not isinstance(config, PaintConfig):
+            raise BrushworkError(f"config must be a PaintConfig, got {type(config).__name__}")
+        if painter is not None and not isinstance(painter, str | os.PathLike | Painter):
+            raise BrushworkError(f"painter must be a .safetensors path or a Painter, got {type(painter).__name__}")
         self.config = config or PaintConfig()
         self.device = resolve_device(self.config.device)
         self.brushes = self.config.brush_list()  # one per level group, coarse to fine (may repeat)
