@@ -19,7 +19,8 @@ from brushwork.models.registry import painter_path
 from brushwork.painting.pipeline import PaintPipeline
 from brushwork.painting.plan import Level, assign_brushes
 from brushwork.painting.result import render_engine
-from brushwork.painting.strokes import StrokeList, load
+from brushwork.painting.strokes import StrokeList
+from brushwork.painting.strokes_files import load
 
 ROOT = Path(__file__).resolve().parents[1]
 CASTLE = ROOT / "examples" / "castle.png"

@@ -28,7 +28,8 @@ from brushwork.errors import BrushworkError
 from brushwork.models.registry import WEIGHTS_DIR
 from brushwork.painting.outputs import save_outputs
 from brushwork.painting.pipeline import PaintPipeline, paint
-from brushwork.painting.strokes import StrokeList, load
+from brushwork.painting.strokes import StrokeList
+from brushwork.painting.strokes_files import load
 
 torch.set_num_threads(1)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

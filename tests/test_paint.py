@@ -29,7 +29,7 @@ from brushwork.painting.outputs import OUTPUT_FILES
 from brushwork.painting.pipeline import paint
 from brushwork.painting.plan import plan_levels
 from brushwork.painting.result import render_engine
-from brushwork.painting.strokes import load as load_strokes
+from brushwork.painting.strokes_files import load as load_strokes
 
 # One thread: another process (e.g. painter training) may share the 2 cores, and two OpenMP threads
 # competing with it for a core spin-wait on each other (measured 20x slower); one thread is unaffected.

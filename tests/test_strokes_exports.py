@@ -19,7 +19,8 @@ from brushwork.errors import BrushworkError
 from brushwork.io import TEMP_MARKER, atomic_write
 from brushwork.painting import exports, video
 from brushwork.painting.exports import save_ora, save_png, save_svg
-from brushwork.painting.strokes import SCHEMA, VERSION, StrokeList, load
+from brushwork.painting.strokes import SCHEMA, VERSION, StrokeList
+from brushwork.painting.strokes_files import load
 from brushwork.painting.video import frame_schedule, save_gif, save_mp4
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -23,7 +23,7 @@ from clips import H, W, make_clip, scene
 from PIL import Image
 
 from brushwork.painting.pipeline import PaintPipeline
-from brushwork.painting.strokes import load as load_strokes
+from brushwork.painting.strokes_files import load as load_strokes
 from brushwork.video.clip import probe, read_frames
 from brushwork.video.flow import frame_flow, warping_error
 from brushwork.video.pipeline import VideoPipeline

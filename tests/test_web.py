@@ -38,7 +38,7 @@ import av  # noqa: E402
 import numpy as np  # noqa: E402
 import uvicorn  # noqa: E402
 
-from brushwork.painting.strokes import load as load_strokes  # noqa: E402
+from brushwork.painting.strokes_files import load as load_strokes  # noqa: E402
 from brushwork.web.app import create_app, listen, url_of  # noqa: E402
 from brushwork.web.jobs import FINAL, JOB_ID, MAX_VIDEO_FRAMES, VIDEO_FILES, JobQueue  # noqa: E402
 

@@ -115,7 +115,7 @@ def cmd_paint(args: argparse.Namespace) -> None:
     from brushwork.painting.outputs import SaveOptions, is_painted, prepare_folder
     from brushwork.painting.pipeline import PaintPipeline, continue_strokes
     from brushwork.painting.plan import check_brush_count, level_windows
-    from brushwork.painting.strokes import load as load_strokes
+    from brushwork.painting.strokes_files import load as load_strokes
     from brushwork.video.clip import is_clip
 
     config = PaintConfig(
@@ -257,7 +257,7 @@ def cmd_render(args: argparse.Namespace) -> None:
     """Re-render a strokes file with the real brush at any size."""
     from brushwork.painting.exports import save_png
     from brushwork.painting.result import render_engine
-    from brushwork.painting.strokes import load as load_strokes
+    from brushwork.painting.strokes_files import load as load_strokes
 
     s = load_strokes(args.strokes)
     out = Path(args.output)

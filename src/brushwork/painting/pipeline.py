@@ -51,7 +51,7 @@ from brushwork.painting.plan import assign_brushes, plan_levels
 from brushwork.painting.result import Painting
 from brushwork.painting.schedule import LevelClock, Progress, measure_unit, plan_for_budget, split_budget, stroke_cost
 from brushwork.painting.strokes import StrokeList
-from brushwork.painting.strokes import load as load_strokes
+from brushwork.painting.strokes_files import load as load_strokes
 
 PREVIEW_SECONDS = 2.0  # on_progress gets a mid-level preview of the painting this often
 

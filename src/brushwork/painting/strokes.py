@@ -34,6 +34,9 @@ still load. Numbers are written as the shortest decimal that reads back to the s
 round trip is exact. NPZ (``.npz``, compact): arrays ``actions``, ``windows``, ``levels``,
 ``brush_ids`` as above, and ``meta``, a 0-d string array holding the JSON header above without
 ``"strokes"`` (a version 1 NPZ has no ``brush_ids``).
+
+Writing lives here (`StrokeList.save`, `to_json`, `to_npz`); reading, which checks every field of
+a file it did not write, lives in `brushwork.painting.strokes_files` (`load(path)`).
 """
 
 from __future__ import annotations
@@ -325,24 +328,3 @@ class StrokeList:
                 f, meta=np.array(json.dumps(self.header())),
                 actions=self.actions, windows=self.windows, levels=self.levels, brush_ids=self.brush_ids,
             )  # fmt: skip
-
-    @classmethod
-    def from_json(cls, path: str | os.PathLike[str]) -> StrokeList:
-        """Read the JSON format. Raises BrushworkError naming the file and the problem."""
-        from brushwork.painting.strokes_files import read_json
-
-        return read_json(path)
-
-    @classmethod
-    def from_npz(cls, path: str | os.PathLike[str]) -> StrokeList:
-        """Read the NPZ format. Raises BrushworkError naming the file and the problem."""
-        from brushwork.painting.strokes_files import read_npz
-
-        return read_npz(path)
-
-
-def load(path: str | os.PathLike[str]) -> StrokeList:
-    """Read a ``.json`` or ``.npz`` strokes file. Raises BrushworkError naming the file and the problem."""
-    from brushwork.painting.strokes_files import load as load_file
-
-    return load_file(path)

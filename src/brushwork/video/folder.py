@@ -31,7 +31,7 @@ from brushwork.errors import BrushworkError
 from brushwork.io import atomic_write, write_text_atomic
 from brushwork.painting.exports import as_uint8, save_png
 from brushwork.painting.strokes import StrokeList
-from brushwork.painting.strokes import load as load_strokes
+from brushwork.painting.strokes_files import load as load_strokes
 
 MANIFEST = "video.json"
 FILES = ("painting.mp4", "comparison.mp4", "frames.jsonl", MANIFEST)
