@@ -204,6 +204,11 @@ def parse_settings(fields: Mapping[str, str], brushes: Mapping[str, BrushChoice]
     return settings
 
 
+# one upload decoded at a time: a small PNG can decode to a 13000 px 16-bit image (~1.3 GB while it
+# is reduced), and requests run in a thread pool, so three at once held three of them
+_DECODING = threading.Lock()
+
+
 def read_photo(data: bytes, name: str, size: int) -> np.ndarray:
     """Uploaded bytes -> the photo at the canvas size, (h, w, 3) uint8; one BrushworkError if unusable.
 
@@ -212,7 +217,7 @@ def read_photo(data: bytes, name: str, size: int) -> np.ndarray:
     """
     if not data:
         raise BrushworkError(f"{name} is empty: choose a photo")
-    with tempfile.TemporaryDirectory(prefix="brushwork-upload-") as tmp:
+    with _DECODING, tempfile.TemporaryDirectory(prefix="brushwork-upload-") as tmp:
         path = Path(tmp) / "upload"
         path.write_bytes(data)
         try:
