@@ -422,7 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a clip: paint source frames A to B-1 only (default: all)")  # fmt: skip
     s.add_argument("--resume", action="store_true",
                    help="continue an interrupted run in OUT_DIR (same command otherwise): photos already "
-                   "painted are kept, a clip continues from its last painted frame")  # fmt: skip
+                   "painted are kept, a clip continues from its last painted frame (in chunks: the chunks "
+                   "with a frame missing are painted again)")  # fmt: skip
     s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="paint the photos and clips on Ray: alone, a Ray started on this machine with a worker "
                    "per core; with ADDRESS (or RAY_ADDRESS), a running cluster. --threads: each worker's "
