@@ -168,3 +168,13 @@ def test_an_unreachable_cluster_is_one_line(photos, tmp_path):
                                              "Connection refused"]  # fmt: skip
     assert time.time() - t < 30
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_more_threads_than_any_node_has_is_one_line(photos, tmp_path):
+    """An actor no node can hold would wait for ever."""
+    t = time.time()
+    r = in_namespace(f"brushwork {' '.join(PAINT)} {photos[0]} -o {tmp_path / 'o'} --ray --threads 64; echo rc=$?")
+    assert "rc=2" in r.stdout, r.stdout + r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("brushwork: error:")]
+    assert len(errors) == 1 and "--threads 64 is more than any Ray node has" in errors[0], r.stderr
+    assert time.time() - t < 60

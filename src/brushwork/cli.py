@@ -432,7 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a clip: paint it in chunks of about N frames (cut at scene cuts too), each from its "
                    "own first frame, neighbours dissolving stroke by stroke over 4 frames; the chunks are "
                    "what Ray's workers share (default with --ray: 48; without: one run through the clip). "
-                   "The same N gives the same bytes with or without --ray")  # fmt: skip
+                   "The same N and --threads give the same bytes with or without --ray (a Ray worker's --threads "
+                   "defaults to 1)")  # fmt: skip
     s.add_argument("--video-seconds", type=float, default=4.0, help="video length (default: 4)")
     s.add_argument("--video-size", type=_positive_int, default=512, help="video long side (default: 512)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -160,6 +160,10 @@ def paint_on_ray(
     connect(address)
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
+        largest = max((n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+        if threads > largest:  # an actor no node can hold would wait for ever
+            raise BrushworkError(f"--threads {threads} is more than any Ray node has ({largest:g} CPUs); "
+                                 f"use --threads {max(1, int(largest))} or less")  # fmt: skip
         # a film has at least a chunk per `length` frames (scene cuts only add chunks)
         work = len(jobs) + sum(-(-f.total // f.chunking.length) for f in films)
         workers = max(1, min(work, cpus // threads))
@@ -188,10 +192,19 @@ def paint_on_ray(
             _remove_if_empty(job.folder)  # a photo that failed leaves no folder behind
             bar.update(1)
 
+        def film_failed(film: FilmRun, why: str) -> None:
+            if id(film) not in broken:
+                broken.add(id(film))
+                failure(film.info.path, why + " (the frames painted so far are kept: --resume)")
+
         def next_chunk() -> tuple[FilmRun, Chunk, list] | None:
             while chunks:
                 film, stream = chunks[0]
-                item = next(stream, None) if id(film) not in broken else None
+                try:  # decoding happens here: a clip that breaks off is that clip's failure alone
+                    item = next(stream, None) if id(film) not in broken else None
+                except BrushworkError as e:
+                    film_failed(film, str(e))
+                    item = None
                 if item is not None:
                     return film, *item
                 chunks.pop(0)
@@ -204,7 +217,11 @@ def paint_on_ray(
             waiting = any(f is film for f, _ in chunks) or any(f is film for f, _ in dissolves)
             if in_flight[id(film)] or waiting or id(film) in broken:
                 return
-            clip = film.finish()
+            try:
+                clip = film.finish()
+            except (BrushworkError, OSError) as e:  # encoding the films (a full disk, FFmpeg)
+                film_failed(film, str(e))
+                return
             painted += 1
             rows = [r for r in clip.rows[1:] if r.get("input_warping_error") and not r["cut"]]
             ratio = sum(r["warping_error"] / r["input_warping_error"] for r in rows) / max(1, len(rows))
@@ -233,7 +250,10 @@ def paint_on_ray(
                 film, chunk, chunk_frames = item
                 in_flight[id(film)] += 1
                 running[actor.paint_chunk.remote(film.stepping, chunk, chunk_frames)] = (actor, (film, chunk))
+            else:
+                idle.append(actor)  # nothing now; a chunk's result may bring dissolves for it
 
+        idle: list[object] = []
         for actor in actors:
             send(actor)
         while running:
@@ -241,6 +261,9 @@ def paint_on_ray(
             actor, job = running.pop(ref)
             try:
                 result = ray.get(ref)
+            except ray.exceptions.RayTaskError as e:  # the work raised (not retried: it would raise again)
+                cause = str(e.cause if getattr(e, "cause", None) is not None else e).strip().splitlines()
+                result = {"error": f"failed on its worker: {cause[-1] if cause else type(e).__name__}"}
             except ray.exceptions.RayError as e:  # the worker died more often than it is retried
                 result = {"error": f"its worker failed {RETRIES + 1} times ({type(e).__name__})"}
             if isinstance(job, PhotoJob):
@@ -259,9 +282,8 @@ def paint_on_ray(
                 in_flight[id(film)] -= 1
                 if isinstance(part, DissolveJob) and isinstance(result, tuple):
                     result = {"dissolved": result}
-                if "error" in result and id(film) not in broken:
-                    broken.add(id(film))
-                    failure(film.info.path, result["error"] + " (the frames painted so far are kept: --resume)")
+                if "error" in result:
+                    film_failed(film, result["error"])
                 elif id(film) not in broken:
                     if isinstance(part, DissolveJob):
                         bar.update(len(film.assembler.put_dissolved(part, result["dissolved"])))
@@ -273,6 +295,11 @@ def paint_on_ray(
                     film.assembler.write_rows()
                     film_done(film)
             send(actor)
+            for waiting in idle[:]:  # dissolves queued by this result: every idle worker takes one
+                if not dissolves:
+                    break
+                idle.remove(waiting)
+                send(waiting)
         bar.close()
         return RaySummary(painted, failed, workers, time.perf_counter() - t0)
     finally:

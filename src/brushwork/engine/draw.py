@@ -20,14 +20,16 @@ as canvas * (1 - alpha) + alpha * colour.
 from __future__ import annotations
 
 import colorsys
+import contextlib
 import math
 import os
+from collections.abc import Iterator
 
 import numpy as np
 
 from brushwork import actions as A
 from brushwork.engine.brushes import BrushInfo, resolve_brush
-from brushwork.engine.libmypaint import TILE, Brush, Surface, lib
+from brushwork.engine.libmypaint import TILE, Brush, Surface, hold_signals, lib
 from brushwork.engine.stroke import pen_path
 from brushwork.errors import BrushworkError
 
@@ -50,22 +52,40 @@ def _stroke_infos(brush: BrushSpec, n: int) -> list[BrushInfo]:
 
 
 def _draw(info: BrushInfo, surface: Surface, action: np.ndarray, x0: float, y0: float, w: float) -> None:
-    """Paint one action (12,) in the square window (x0, y0, w) of `surface`."""
-    brush = Brush(info.myb)
-    brush.set_base_value("paint_mode", 0.0)
-    h, s, v = colorsys.rgb_to_hsv(*(float(c) for c in action[A.COLOR]))
-    brush.set_base_value("color_h", h)
-    brush.set_base_value("color_s", s)
-    brush.set_base_value("color_v", v)
-    brush.set_base_value("radius_logarithmic", action[A.SIZE] * A.SIZE_SCALE + math.log(w / A.REFERENCE_SIZE))
-    viewzoom = A.REFERENCE_SIZE / w
+    """Paint one action (12,) in the square window (x0, y0, w) of `surface`.
 
-    stroke_to = lib().mypaint_brush_stroke_to_2
-    bp, sp = brush.ptr, surface.ptr
+    Signals are held for the stroke, brush freed included (`libmypaint.hold_signals`).
+    """
     path = pen_path(action, w).tolist()
-    with surface.atomic():
-        for x, y, p, dt in path:
-            stroke_to(bp, sp, x + x0, y + y0, p, 0.0, 0.0, dt, viewzoom, 0.0, 0.0)
+    h, s, v = colorsys.rgb_to_hsv(*(float(c) for c in action[A.COLOR]))
+    radius = action[A.SIZE] * A.SIZE_SCALE + math.log(w / A.REFERENCE_SIZE)
+    viewzoom = A.REFERENCE_SIZE / w
+    stroke_to = lib().mypaint_brush_stroke_to_2
+    with hold_signals():
+        brush = Brush(info.myb)
+        try:
+            brush.set_base_value("paint_mode", 0.0)
+            brush.set_base_value("color_h", h)
+            brush.set_base_value("color_s", s)
+            brush.set_base_value("color_v", v)
+            brush.set_base_value("radius_logarithmic", radius)
+            bp, sp = brush.ptr, surface.ptr
+            with surface.atomic():
+                for x, y, p, dt in path:
+                    stroke_to(bp, sp, x + x0, y + y0, p, 0.0, 0.0, dt, viewzoom, 0.0, 0.0)
+        finally:
+            brush.close()
+
+
+@contextlib.contextmanager
+def _scratch_surface() -> Iterator[Surface]:
+    """A surface for painting strokes one by one, freed with signals held when done."""
+    surface = Surface()
+    try:
+        yield surface
+    finally:
+        with hold_signals():
+            surface.close()
 
 
 def premultiplied_to_straight(prem: np.ndarray, fill_rgb: np.ndarray | None = None) -> np.ndarray:
@@ -105,12 +125,12 @@ def render(
         raise BrushworkError(f"size must be an integer from 8 to {MAX_CANVAS} px, got {size!r}")
     _check_memory(size * len(acts), size)  # the (N, size, size, 4) result
     info = require_learnable(_brush_info(brush))  # smudging or erasing brushes are not one colour and alpha
-    surface = Surface()
     out = np.empty((len(acts), size, size, 4), dtype=np.float32)
-    for i, action in enumerate(acts):
-        surface.clear()
-        _draw(info, surface, action, 0.0, 0.0, float(size))
-        out[i] = premultiplied_to_straight(surface.read(0, 0, size, size), action[A.COLOR])
+    with _scratch_surface() as surface:
+        for i, action in enumerate(acts):
+            surface.clear()
+            _draw(info, surface, action, 0.0, 0.0, float(size))
+            out[i] = premultiplied_to_straight(surface.read(0, 0, size, size), action[A.COLOR])
     return out
 
 
@@ -257,23 +277,25 @@ def stroke_alphas(actions: np.ndarray, windows: np.ndarray, brush: BrushSpec) ->
     if win.shape != (len(acts), 3):
         raise BrushworkError(f"windows must have shape ({len(acts)}, 3): x, y, size per stroke; got {win.shape}")
     infos = _stroke_infos(brush, len(acts))
-    surface = Surface()
-    out = []
-    for info, action, (x0, y0, w) in zip(infos, acts, win, strict=True):
-        surface.clear()
-        _draw(info, surface, action, x0, y0, w)
-        if not surface.tiles:  # nothing painted (e.g. zero pressure): an empty box
-            out.append((0, 0, np.zeros((0, 0), np.float32)))
-            continue
-        tx = [k[0] for k in surface.tiles]
-        ty = [k[1] for k in surface.tiles]
-        x, y = min(tx) * TILE, min(ty) * TILE
-        alpha = surface.read(x, y, (max(tx) + 1) * TILE - x, (max(ty) + 1) * TILE - y)[..., 3]
-        rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
-        if not len(rows):
-            out.append((0, 0, np.zeros((0, 0), np.float32)))
-            continue
-        # cropped to the paint: less memory to keep and fewer pixels to composite
-        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        out.append((x + int(c0), y + int(r0), np.ascontiguousarray(alpha[r0:r1, c0:c1])))
-    return out
+    with _scratch_surface() as surface:
+        return [_coverage(surface, info, action, x0, y0, w)
+                for info, action, (x0, y0, w) in zip(infos, acts, win, strict=True)]  # fmt: skip
+
+
+def _coverage(surface: Surface, info: BrushInfo, action: np.ndarray, x0: float, y0: float,
+              w: float) -> tuple[int, int, np.ndarray]:  # fmt: skip
+    """One stroke painted alone: (x, y, alpha (h, w)) cropped to its paint (an empty box if none)."""
+    surface.clear()
+    _draw(info, surface, action, x0, y0, w)
+    if not surface.tiles:  # nothing painted (e.g. zero pressure)
+        return 0, 0, np.zeros((0, 0), np.float32)
+    tx = [k[0] for k in surface.tiles]
+    ty = [k[1] for k in surface.tiles]
+    x, y = min(tx) * TILE, min(ty) * TILE
+    alpha = surface.read(x, y, (max(tx) + 1) * TILE - x, (max(ty) + 1) * TILE - y)[..., 3]
+    rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+    if not len(rows):
+        return 0, 0, np.zeros((0, 0), np.float32)
+    # cropped to the paint: less memory to keep and fewer pixels to composite
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    return x + int(c0), y + int(r0), np.ascontiguousarray(alpha[r0:r1, c0:c1])

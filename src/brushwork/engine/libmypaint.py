@@ -141,7 +141,7 @@ class Surface:
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
         """begin_atomic ... end_atomic with Python signal handlers held until libmypaint returns."""
-        with _signals_held():
+        with hold_signals():
             self.begin_atomic()
             try:
                 yield
@@ -165,9 +165,15 @@ class Surface:
         out *= 1.0 / ONE
         return out
 
+    def close(self) -> None:
+        """Free the C surface now (callers do it inside `hold_signals`: see there); idempotent."""
+        if getattr(self, "ptr", None):
+            ptr, self.ptr = self.ptr, None
+            self._lib.mypaint_tiled_surface2_destroy(ptr)
+
     def __del__(self) -> None:
         try:
-            self._lib.mypaint_tiled_surface2_destroy(self.ptr)
+            self.close()
         except Exception:
             pass
 
@@ -176,13 +182,15 @@ _HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
+def hold_signals() -> Iterator[None]:
     """Run Python's SIGINT/SIGTERM handlers after the block instead of inside it.
 
     Python runs a signal's handler at the next bytecode of the main thread, which is often inside
-    our tile callbacks; ctypes prints and drops an exception raised there (a KeyboardInterrupt,
-    the CLI's Terminated), so Ctrl-C or SIGTERM was lost and painting went on. Within the block a
-    handler only records the signal; the real one is called once libmypaint has returned.
+    our tile callbacks or a `__del__` freeing a brush; ctypes and the garbage collector print and
+    drop an exception raised there (a KeyboardInterrupt, the CLI's Terminated), so Ctrl-C or SIGTERM
+    was lost and painting went on. Within the block a handler only records the signal; the real one
+    is called once the block ends. The engine holds signals for one stroke at a time (brush made,
+    stroke painted, brush freed), so Ctrl-C is answered between strokes.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # handlers only ever run in the main thread
@@ -259,6 +267,11 @@ class Brush:
         sid = setting_id(cname)
         return bool(self._lib.mypaint_brush_is_constant(self.ptr, sid)) if sid >= 0 else True
 
-    def __del__(self) -> None:
+    def close(self) -> None:
+        """Free the C brush now (callers do it inside `hold_signals`: see there); idempotent."""
         if getattr(self, "ptr", None):
-            self._lib.mypaint_brush_unref(self.ptr)
+            ptr, self.ptr = self.ptr, None
+            self._lib.mypaint_brush_unref(ptr)
+
+    def __del__(self) -> None:
+        self.close()

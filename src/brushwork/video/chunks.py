@@ -172,8 +172,9 @@ class FilmAssembler:
     """Writes a chunked film's frames into its folder as the chunks' frames come in, in any order.
 
     A frame a chunk paints alone is written as it arrives; a dissolved frame once both its chunks'
-    paintings are in. `finish()` recomputes, on the film as written, the rows of the frames whose
-    neighbour came from another chunk (strokes added / moved / removed, PSNR, warping error).
+    paintings are in. The rows of the frames whose neighbour came from another chunk (strokes added /
+    moved / removed, PSNR, warping error) are recomputed on the film as written, as soon as both
+    frames are in; `finish()` checks that the film is complete and writes frames.jsonl.
     """
 
     def __init__(self, folder: VideoFolder, picks: list[int], times: list[float], painted: set[int] | None = None,
@@ -185,7 +186,9 @@ class FilmAssembler:
         self.rows: dict[int, dict] = dict(rows or {})
         self._pending: dict[int, dict[str, RawFrame]] = {}  # a dissolved frame's paintings so far
         self._inputs: dict[int, np.ndarray] = {}  # input frames (uint8) the rows at boundaries need
-        self._recheck: set[int] = set()  # frames whose row finish() recomputes
+        self._recheck: set[int] = set()  # frames whose row is recomputed once it and the frame before are in
+        self._rechecked: set[int] = set()
+        self._horizon = 0  # inputs from here on may be needed by a chunk not yet expected
         # Ray's driver sends dissolves to the workers (each is a render by the engine, ~1 s): with
         # `defer_dissolves`, add() queues them in `ready` and the caller hands back `put_dissolved`
         self.defer_dissolves = False
@@ -195,10 +198,14 @@ class FilmAssembler:
         """Note a chunk and its frames; False when every frame it paints is already in the folder."""
         if chunk.index:  # its dissolved frames and the first after them (after a cut: its first frame)
             self._recheck.update(range(chunk.start, chunk.own + 1))
-        keep = {j for k in self._recheck for j in (k - 1, k)}  # a row compares a frame with the one before
+        pending = self._recheck - self._rechecked
+        keep = {j for k in pending for j in (k - 1, k)}  # a row compares a frame with the one before
         keep.update(range(chunk.stop - chunk.tail - 1, chunk.stop))  # what the next chunk's first rows need
         for j in keep & set(range(chunk.start, chunk.stop)):
             self._inputs[j] = frames[j - chunk.start]
+        self._horizon = chunk.stop - chunk.tail - 1
+        for k in sorted(self.painted & set(range(chunk.start - 1, chunk.stop))):  # a resumed run's frames
+            self._settle(k)
         return not set(range(chunk.start, chunk.stop)) <= self.painted
 
     @staticmethod
@@ -246,6 +253,39 @@ class FilmAssembler:
         self.folder.write_frame(k, strokes, ids, image, row)
         self.painted.add(k)
         self.rows[k] = row
+        self._settle(k)
+
+    def _settle(self, k: int) -> None:
+        """Recompute the boundary rows that frame k completes, and let go of the inputs they needed
+        (so the frames held stay a few per boundary, not a share of the clip)."""
+        for j in (k, k + 1):
+            ready = {j - 1, j} <= self.painted and j - 1 in self._inputs and j in self._inputs
+            if j in self._recheck and j not in self._rechecked and ready:
+                self._recheck_row(j)
+                self._rechecked.add(j)
+                for i in (j - 1, j):
+                    if not self._needed(i):
+                        self._inputs.pop(i, None)
+
+    def _needed(self, i: int) -> bool:
+        pending = self._recheck - self._rechecked
+        return i in pending or i + 1 in pending or i >= self._horizon
+
+    def _recheck_row(self, k: int) -> None:
+        """Frame k's row on the film as written: strokes added / moved / removed, PSNR, warping error."""
+        a_strokes, a_ids, a_image, _ = self.folder.read_frame(k - 1)
+        b_strokes, b_ids, b_image, _ = self.folder.read_frame(k)
+        prev, cur = (self._inputs[j].astype(np.float32) / 255.0 for j in (k - 1, k))
+        pair = frame_flow(prev, cur)
+        row = dict(self.rows[k])
+        row.update(_changes(a_strokes, a_ids, b_strokes, b_ids))
+        row.update(psnr=round(psnr(b_image, cur), 4),
+                   warping_error=round(warping_error(a_image, b_image, pair), 8),
+                   input_warping_error=round(warping_error(prev, cur, pair), 8))  # fmt: skip
+        if not row.get("cut"):
+            row["boundary"] = True
+        self.rows[k] = row
+        self.folder.write_frame(k, b_strokes, b_ids, b_image, row)  # the strokes file holds its row
 
     def write_rows(self) -> None:
         self.folder.write_rows([self.rows[k] for k in sorted(self.rows)])
@@ -255,20 +295,9 @@ class FilmAssembler:
         missing = sorted(set(range(self.total)) - self.painted)
         if missing or self._pending or self.ready:
             raise RuntimeError(f"the film is not complete: frames {missing[:5]} ... are missing")
-        for k in sorted(self._recheck):
-            a_strokes, a_ids, a_image, _ = self.folder.read_frame(k - 1)
-            b_strokes, b_ids, b_image, _ = self.folder.read_frame(k)
-            prev, cur = (self._inputs[j].astype(np.float32) / 255.0 for j in (k - 1, k))
-            pair = frame_flow(prev, cur)
-            row = dict(self.rows[k])
-            row.update(_changes(a_strokes, a_ids, b_strokes, b_ids))
-            row.update(psnr=round(psnr(b_image, cur), 4),
-                       warping_error=round(warping_error(a_image, b_image, pair), 8),
-                       input_warping_error=round(warping_error(prev, cur, pair), 8))  # fmt: skip
-            if not row.get("cut"):
-                row["boundary"] = True
-            self.rows[k] = row
-            self.folder.write_frame(k, b_strokes, b_ids, b_image, row)  # the strokes file holds its row
+        for k in sorted(self._recheck - self._rechecked):  # none, unless frames came in an unusual order
+            self._recheck_row(k)
+            self._rechecked.add(k)
         self.write_rows()
         return [self.rows[k] for k in range(self.total)]
 
