@@ -7,6 +7,14 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """A 12-frame 96 x 64 H.264 pan with an AAC tone (`clips.make_clip`), for the video and Ray tests."""
+    from clips import make_clip
+
+    return make_clip(tmp_path_factory.mktemp("clip") / "pan.mp4")
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from clips import make_clip
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,11 +67,6 @@ def reference(photos, tmp_path_factory) -> Path:
                        text=True, timeout=300)  # fmt: skip
     assert r.returncode == 0, r.stderr
     return out
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("clip") / "pan.mp4")
 
 
 @pytest.fixture(scope="module")

@@ -55,11 +55,6 @@ def streams(path: Path) -> dict[str, tuple]:
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("clip") / "pan.mp4")
-
-
-@pytest.fixture(scope="module")
 def painted(clip, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("painted") / "film"
     r = run_cli("paint", str(clip), "-o", str(out), "--size", "96", "--strokes", "150", "--threads", "1", "--quiet")

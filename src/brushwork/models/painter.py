@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from brushwork import actions as A
+from brushwork.devices import resolve_device
 from brushwork.errors import BrushworkError
 from brushwork.io import atomic_path
 from brushwork.models.registry import LEGACY_ARCHITECTURE, architecture_class, register_architecture
@@ -254,13 +255,7 @@ def load_painter(brush: str | Path = "classic/dry_brush", device: str | torch.de
     """A shipped painter by brush name, or a painter file by path. Frozen, in eval mode."""
     from brushwork.models.registry import painter_path
 
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise BrushworkError(f"unknown device {device!r}; use cpu or cuda") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise BrushworkError(f"device {device!r} asked for, but this torch has no CUDA device; use cpu")
-    painter = Painter.from_pretrained(painter_path(brush), device=dev)
+    painter = Painter.from_pretrained(painter_path(brush), device=resolve_device(device))
     painter.requires_grad_(False)
     # No process-wide denormal flushing: curve_sketch clamps its exponents, so the painter makes no
     # denormals that matter (shipped dry brush: 0.45 ms a stroke with or without the flush), while

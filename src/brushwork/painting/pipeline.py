@@ -39,6 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from brushwork.devices import resolve_device
 from brushwork.errors import BrushworkError
 from brushwork.images import ImageSource, fit_to_canvas, load_image
 from brushwork.io import note_to_stderr
@@ -259,19 +260,6 @@ def paint(
             raise BrushworkError(f"{e}; paint settings are PaintConfig fields") from None
     pipe = PaintPipeline(config, painter=painter)
     return pipe(image, init=init, name=name, progress=progress)
-
-
-def resolve_device(device: str) -> torch.device:
-    """A torch device from its name, or one clear BrushworkError."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise BrushworkError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise BrushworkError(f"device {device!r} asked for, but this torch has no CUDA device; use --device cpu")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise BrushworkError(f"unsupported device {device!r}; use cpu or cuda")
-    return dev
 
 
 def load_frozen_painter(brush: str, painter: str | os.PathLike | Painter | None, device: torch.device) -> Painter:
