@@ -101,14 +101,14 @@ def split_into_chunks(frames: Iterable[np.ndarray], config: ChunkConfig,
     """
     held: list[np.ndarray] = []  # the current chunk's frames, from its start
     index, start, own, cut = 0, 0, 0, True
-    prev: np.ndarray | None = None
+    prev: np.ndarray | None = None  # the frame before, through uint8 as float32
     k = -1
     for k, frame in enumerate(frames):
         frame = as_uint8(frame)
+        cur = frame.astype(np.float32) / 255.0
         new_shot = False
         if prev is not None:
-            a, b = prev.astype(np.float32) / 255.0, frame.astype(np.float32) / 255.0
-            new_shot = is_scene_cut(damaged_pixels(a, b, frame_flow(a, b), carry.change), carry)
+            new_shot = is_scene_cut(damaged_pixels(prev, cur, frame_flow(prev, cur), carry.change), carry)
         if k > 0 and (new_shot or k - own >= config.length):
             tail = 0 if new_shot else config.overlap
             yield Chunk(index, start, own, k, tail, cut), held
@@ -116,7 +116,7 @@ def split_into_chunks(frames: Iterable[np.ndarray], config: ChunkConfig,
             start = k - tail
             held = held[len(held) - tail :] if tail else []
         held.append(frame)
-        prev = frame
+        prev = cur
     if k >= 0:
         yield Chunk(index, start, own, k + 1, 0, cut), held
 
@@ -250,42 +250,48 @@ class FilmAssembler:
     def _write(self, k: int, strokes: StrokeList, ids: np.ndarray, image: np.ndarray, row: dict) -> None:
         source, time = self._source[k]
         row = {**row, "source": source, "time": time}
+        if self._due(k):  # a boundary row whose frame before is in: computed before the one write
+            row = self._boundary_row(k, row, strokes, ids, image)
         self.folder.write_frame(k, strokes, ids, image, row)
         self.painted.add(k)
         self.rows[k] = row
-        self._settle(k)
+        self._settle(k + 1)  # a later boundary frame that was waiting for this one
+
+    def _due(self, k: int) -> bool:
+        """Frame k's row is recomputed at a boundary and everything it compares is at hand."""
+        pending = k in self._recheck and k not in self._rechecked
+        return pending and k - 1 in self.painted and k - 1 in self._inputs and k in self._inputs
 
     def _settle(self, k: int) -> None:
-        """Recompute the boundary rows that frame k completes, and let go of the inputs they needed
-        (so the frames held stay a few per boundary, not a share of the clip)."""
-        for j in (k, k + 1):
-            ready = {j - 1, j} <= self.painted and j - 1 in self._inputs and j in self._inputs
-            if j in self._recheck and j not in self._rechecked and ready:
-                self._recheck_row(j)
-                self._rechecked.add(j)
-                for i in (j - 1, j):
-                    if not self._needed(i):
-                        self._inputs.pop(i, None)
+        """Frame k is in the folder: recompute its boundary row if it is due, rewriting its file."""
+        if k in self.painted and self._due(k):
+            strokes, ids, image, _ = self.folder.read_frame(k)
+            row = self._boundary_row(k, self.rows[k], strokes, ids, image)
+            self.folder.write_frame(k, strokes, ids, image, row)  # the strokes file holds its row
+            self.rows[k] = row
 
-    def _needed(self, i: int) -> bool:
-        pending = self._recheck - self._rechecked
-        return i in pending or i + 1 in pending or i >= self._horizon
-
-    def _recheck_row(self, k: int) -> None:
-        """Frame k's row on the film as written: strokes added / moved / removed, PSNR, warping error."""
+    def _boundary_row(self, k: int, row: dict, strokes: StrokeList, ids: np.ndarray, image: np.ndarray) -> dict:
+        """Frame k's row on the film as written: strokes added / moved / removed against frame k - 1,
+        PSNR, warping error. Lets go of the input frames no longer needed (a few per boundary are held)."""
         a_strokes, a_ids, a_image, _ = self.folder.read_frame(k - 1)
-        b_strokes, b_ids, b_image, _ = self.folder.read_frame(k)
+        b_image = quantise(image)  # what the PNG holds
         prev, cur = (self._inputs[j].astype(np.float32) / 255.0 for j in (k - 1, k))
         pair = frame_flow(prev, cur)
-        row = dict(self.rows[k])
-        row.update(_changes(a_strokes, a_ids, b_strokes, b_ids))
+        row = {**row, **_changes(a_strokes, a_ids, strokes, ids)}
         row.update(psnr=round(psnr(b_image, cur), 4),
                    warping_error=round(warping_error(a_image, b_image, pair), 8),
                    input_warping_error=round(warping_error(prev, cur, pair), 8))  # fmt: skip
         if not row.get("cut"):
             row["boundary"] = True
-        self.rows[k] = row
-        self.folder.write_frame(k, b_strokes, b_ids, b_image, row)  # the strokes file holds its row
+        self._rechecked.add(k)
+        for i in (k - 1, k):
+            if not self._needed(i):
+                self._inputs.pop(i, None)
+        return row
+
+    def _needed(self, i: int) -> bool:
+        pending = self._recheck - self._rechecked
+        return i in pending or i + 1 in pending or i >= self._horizon
 
     def write_rows(self) -> None:
         self.folder.write_rows([self.rows[k] for k in sorted(self.rows)])
@@ -296,8 +302,7 @@ class FilmAssembler:
         if missing or self._pending or self.ready:
             raise RuntimeError(f"the film is not complete: frames {missing[:5]} ... are missing")
         for k in sorted(self._recheck - self._rechecked):  # none, unless frames came in an unusual order
-            self._recheck_row(k)
-            self._rechecked.add(k)
+            self._settle(k)
         self.write_rows()
         return [self.rows[k] for k in range(self.total)]
 

@@ -31,10 +31,17 @@ import numpy as np
 
 from brushwork.errors import BrushworkError
 from brushwork.io import note_to_stderr
-from brushwork.painting.exports import as_uint8
 from brushwork.painting.pipeline import PaintPipeline
 from brushwork.video.carry import CarryConfig
-from brushwork.video.chunks import Chunk, ChunkConfig, FilmAssembler, RawFrame, paint_chunk, split_into_chunks
+from brushwork.video.chunks import (
+    Chunk,
+    ChunkConfig,
+    FilmAssembler,
+    RawFrame,
+    paint_chunk,
+    quantise,
+    split_into_chunks,
+)
 from brushwork.video.clip import ClipFrames, ClipInfo, probe, read_frames, stream_rate
 from brushwork.video.encode import AudioSource, write_mp4
 from brushwork.video.flow import frame_flow, warping_error
@@ -68,10 +75,6 @@ class PaintedClip:
     @property
     def mean_psnr(self) -> float:
         return float(np.mean([r["psnr"] for r in self.rows]))
-
-
-def _uint8_float(image: np.ndarray) -> np.ndarray:
-    return as_uint8(image).astype(np.float32) / 255.0  # metrics on what the files hold
 
 
 class VideoPipeline:
@@ -181,9 +184,9 @@ class VideoPipeline:
                     pair = None
                 else:
                     pair = frame_flow(prev, frame)
-                    last = _uint8_float(state.image)
+                    last = quantise(state.image)
                     state, row = stepper.next(prev, frame, state, k, pair)
-                image = _uint8_float(state.image)
+                image = quantise(state.image)
                 row.update(frame=k, source=src, time=round(info.times[src] - info.times[picks[0]], 4),
                            next_id=int(state.next_id))  # fmt: skip
                 if pair is not None:
