@@ -573,18 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         line_to_stderr("brushwork: interrupted")
         return 143 if isinstance(e, Terminated) else 130
-    _flush_or_drop()
     return 0
-
-
-def _flush_or_drop() -> None:
-    """A finished run exits 0 even when stdout or stderr cannot be written (>/dev/full, a closed pipe):
-    Python would otherwise fail the final flush and exit 120."""
-    for name in ("stdout", "stderr"):
-        try:
-            getattr(sys, name).flush()
-        except (OSError, ValueError):
-            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - replaces the broken stream for good
 
 
 if __name__ == "__main__":
