@@ -207,10 +207,8 @@ def cmd_paint(args: argparse.Namespace) -> None:
         if path in clips:
             film = VideoPipeline(pipe)(path, folder, frames=frames, fps=args.fps, resume=args.resume,
                                        progress=not args.quiet, chunks=chunks)  # fmt: skip
-            rows = film.rows
-            ratio = [r["warping_error"] / r["input_warping_error"] for r in rows[1:]
-                     if r.get("input_warping_error") and not r["cut"]]  # fmt: skip
-            flicker = f", warping error {np.mean(ratio):.2f}x the clip's own" if ratio else ""
+            rows, ratio = film.rows, film.warping_ratio
+            flicker = f", warping error {ratio:.2f}x the clip's own" if ratio is not None else ""
             per_frame = np.mean([r["seconds"] for r in rows if r["seconds"] is not None])
             _say(
                 f"{path} -> {folder}/ ({len(rows)} frames, {time.perf_counter() - t0:.1f} s, "

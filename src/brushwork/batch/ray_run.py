@@ -223,8 +223,7 @@ def paint_on_ray(
                 film_failed(film, str(e))
                 return
             painted += 1
-            rows = [r for r in clip.rows[1:] if r.get("input_warping_error") and not r["cut"]]
-            ratio = sum(r["warping_error"] / r["input_warping_error"] for r in rows) / max(1, len(rows))
+            ratio = clip.warping_ratio or 0.0
             (bar.write if progress else say)(
                 f"{film.info.path} -> {film.folder.path}/ ({film.total} frames); mean PSNR "
                 f"{clip.mean_psnr:.2f} dB, warping error {ratio:.2f}x the clip's own"

@@ -76,6 +76,13 @@ class PaintedClip:
     def mean_psnr(self) -> float:
         return float(np.mean([r["psnr"] for r in self.rows]))
 
+    @property
+    def warping_ratio(self) -> float | None:
+        """Mean warping error over the clip's own, frames after the first and not at a scene cut."""
+        ratios = [r["warping_error"] / r["input_warping_error"] for r in self.rows[1:]
+                  if r.get("input_warping_error") and not r["cut"]]  # fmt: skip
+        return float(np.mean(ratios)) if ratios else None
+
 
 class VideoPipeline:
     """A `PaintPipeline` for a whole clip plus the rules that carry strokes from frame to frame."""
