@@ -23,9 +23,13 @@ def batch_to_tensors(shard: dict[str, np.ndarray], idx: np.ndarray) -> dict[str,
     """Select rows `idx` of a loaded shard as float tensors.
 
     Returns actions (B, 12), strokes (B, 3, 64, 64) RGB on white, alphas (B, 1, 64, 64), all
-    float32 in [0, 1], and alpha_valid (B,) bool.
+    float32 in [0, 1], and alpha_valid (B,) bool; for a wet brush also canvases (B, 3, 64, 64), the
+    paint under each stroke (its `strokes` are then the window after the stroke).
     """
-    return {
+    extra = {}
+    if "canvases" in shard:
+        extra["canvases"] = torch.from_numpy(shard["canvases"][idx]).permute(0, 3, 1, 2).float().div_(255.0)
+    return {**extra,
         "actions": torch.from_numpy(shard["actions"][idx]),
         "strokes": torch.from_numpy(shard["strokes"][idx]).permute(0, 3, 1, 2).float().div_(255.0),
         "alphas": torch.from_numpy(shard["alphas"][idx]).unsqueeze(1).float().div_(255.0),

@@ -9,6 +9,11 @@ would.
 Sampling: actions are uniform in [0, 1]^12, as the original data set's. About a fifth of such
 strokes are faint (low pressure) or tiny; we keep them because painting uses them too and the
 Kaggle data has them, so models trained on either see the same distribution.
+
+Wet (smudging) brushes: each stroke is painted over its own canvas (`brushwork.data.canvases`,
+drawn from `np.random.default_rng([seed, j, lo])` for the chunk of strokes starting at lo), and the
+shard also holds the canvas under each stroke window (`canvases`), its `strokes` are the window
+after the stroke, and its `alphas` the stroke's coverage (its dabs with smudging off).
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from tqdm import tqdm
 
 from brushwork import __version__
 from brushwork import actions as A
-from brushwork.data.shards import STROKE_SIZE, rgba_to_shard_arrays, write_shard
-from brushwork.engine import render, require_learnable, resolve_brush
+from brushwork.data.canvases import sample_canvases, window_of
+from brushwork.data.shards import STROKE_SIZE, rgba_to_shard_arrays, to_uint8, write_shard
+from brushwork.engine import render, render_over, require_learnable, resolve_brush
 from brushwork.errors import BrushworkError
 from brushwork.io import write_text_atomic
 
@@ -40,6 +46,7 @@ class DatasetSpec:
     count: int
     seed: int = 0
     shard_size: int = 10_000
+    wet: bool = False  # a smudging brush: strokes painted over canvases, which the shards hold too
 
     @property
     def num_shards(self) -> int:
@@ -56,10 +63,13 @@ class DatasetSpec:
         return f"shard_{j:05d}.npz"
 
     def manifest(self) -> dict:
+        wet = {"canvases": "uint8 (N, 64, 64, 3) the canvas under each stroke window; strokes: the window "
+               "after the stroke; alphas: its coverage with smudging off"} if self.wet else {}  # fmt: skip
         return {
             "format": "brushwork.strokes-dataset",
-            "version": 1,
+            "version": 2 if self.wet else 1,
             **asdict(self),
+            **wet,
             "num_shards": self.num_shards,
             "stroke_size": STROKE_SIZE,
             "action_fields": list(A.FIELDS),
@@ -76,11 +86,17 @@ def _worker_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _render_chunk(task: tuple[DatasetSpec, int, int, int]) -> tuple[int, int, np.ndarray, np.ndarray]:
+def _render_chunk(task: tuple[DatasetSpec, int, int, int]) -> tuple:
+    """(shard, first stroke, strokes, alphas, canvases or None) of one chunk of a shard."""
     spec, j, lo, hi = task
-    rgba = render(spec.shard_actions(j)[lo:hi], brush=spec.brush, size=STROKE_SIZE)
+    actions = spec.shard_actions(j)[lo:hi]
+    rgba = render(actions, brush=spec.brush, size=STROKE_SIZE)
     strokes, alphas = rgba_to_shard_arrays(rgba)
-    return j, lo, strokes, alphas
+    if not spec.wet:
+        return j, lo, strokes, alphas, None
+    canvases = sample_canvases(np.random.default_rng([spec.seed, j, lo]), len(actions))
+    after = render_over(actions, canvases, brush=spec.brush, size=STROKE_SIZE)
+    return j, lo, to_uint8(after), alphas, window_of(canvases)
 
 
 def missing_shards(folder: str | os.PathLike) -> tuple[list[str], int] | None:
@@ -92,9 +108,8 @@ def missing_shards(folder: str | os.PathLike) -> tuple[list[str], int] | None:
         return None
     try:
         m = json.loads(path.read_text())
-        spec = DatasetSpec(
-            brush=m["brush"], count=int(m["count"]), seed=int(m["seed"]), shard_size=int(m["shard_size"])
-        )
+        spec = DatasetSpec(brush=m["brush"], count=int(m["count"]), seed=int(m["seed"]),
+                           shard_size=int(m["shard_size"]), wet=bool(m.get("wet", False)))  # fmt: skip
     except (ValueError, KeyError, TypeError) as e:
         raise BrushworkError(f"{path}: not a readable data set manifest ({e})") from None
     names = [spec.shard_name(j) for j in range(spec.num_shards)]
@@ -122,7 +137,7 @@ def generate_dataset(
     if not 0 <= shard_index < num_shards:
         raise BrushworkError(f"--shard-index must be in [0, {num_shards}), got {shard_index}")
     info = require_learnable(resolve_brush(brush))
-    spec = DatasetSpec(brush=info.name, count=count, seed=seed, shard_size=shard_size)
+    spec = DatasetSpec(brush=info.name, count=count, seed=seed, shard_size=shard_size, wet=info.wet)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BrushworkError(f"--out {out} is a file; give a folder for the data set")
@@ -138,7 +153,7 @@ def generate_dataset(
             old = json.loads(manifest_path.read_text())
         except ValueError:
             old = None
-        keys = ("brush", "count", "seed", "shard_size")
+        keys = ("brush", "count", "seed", "shard_size", "wet")
         if not old or any(old.get(k) != manifest[k] for k in keys):
             raise BrushworkError(f"{out} already holds a different data set ({manifest_path}); choose another --out")
     else:
@@ -153,20 +168,20 @@ def generate_dataset(
     total = sum(hi - lo for _, _, lo, hi in tasks)
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks) or 1))
 
-    pending: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {j: {} for j in todo}
+    pending: dict[int, dict[int, tuple]] = {j: {} for j in todo}
     written: list[Path] = []
     bar = tqdm(total=total, unit="stroke", desc=f"painting {info.name}", disable=not progress, smoothing=0.05)
 
-    def collect(result: tuple[int, int, np.ndarray, np.ndarray]) -> None:
-        j, lo, strokes, alphas = result
-        pending[j][lo] = (strokes, alphas)
+    def collect(result: tuple) -> None:
+        j, lo, strokes, alphas, canvases = result
+        pending[j][lo] = (strokes, alphas, canvases)
         bar.update(len(strokes))
-        if sum(len(s) for s, _ in pending[j].values()) == spec.shard_count(j):
+        if sum(len(part[0]) for part in pending[j].values()) == spec.shard_count(j):
             parts = [part for _, part in sorted(pending.pop(j).items())]  # chunks in stroke order
-            strokes_j = np.concatenate([s for s, _ in parts])
-            alphas_j = np.concatenate([a for _, a in parts])
+            strokes_j, alphas_j = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+            canvases_j = np.concatenate([p[2] for p in parts]) if spec.wet else None
             path = out / spec.shard_name(j)
-            write_shard(path, strokes_j, spec.shard_actions(j), alphas_j)
+            write_shard(path, strokes_j, spec.shard_actions(j), alphas_j, canvases_j)
             written.append(path)
 
     try:

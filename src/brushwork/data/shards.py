@@ -9,6 +9,11 @@ and, in shards brushwork writes, also
 
     alphas   (N, 64, 64)    uint8   the stroke's coverage, 255 = opaque
 
+and, in shards of wet (smudging) brushes, also
+
+    canvases (N, 64, 64, 3) uint8   the canvas under the stroke window before the stroke; `strokes`
+                                    then holds the window after the stroke, not the stroke on white
+
 Kaggle files have no `alphas`: `derive_alpha` recovers alpha from the RGB and the action's
 colour (a stroke of colour c over white is 1 - a + a * c, so 1 - rgb = a * (1 - c)).
 """
@@ -66,7 +71,8 @@ def load_shard(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read and check one shard (ours or Kaggle's).
 
     Returns a dict with `strokes` (N, 64, 64, 3) uint8, `actions` (N, 12) float32 and `alphas`
-    (N, 64, 64) uint8 (derived for Kaggle files), plus `alpha_valid` (N,) bool.
+    (N, 64, 64) uint8 (derived for Kaggle files), plus `alpha_valid` (N,) bool, and for a wet
+    brush's shard `canvases` (N, 64, 64, 3) uint8.
     Raises BrushworkError naming the file and what is wrong.
     """
     path = Path(path)
@@ -75,7 +81,7 @@ def load_shard(path: str | os.PathLike) -> dict[str, np.ndarray]:
             missing = [k for k in REQUIRED_KEYS if k not in z.files]
             if missing:
                 raise BrushworkError(f"{path}: not a stroke shard, missing key {missing[0]!r} (has {z.files})")
-            data = {k: z[k] for k in z.files if k in ("strokes", "actions", "alphas")}
+            data = {k: z[k] for k in z.files if k in ("strokes", "actions", "alphas", "canvases")}
     except BrushworkError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
@@ -97,18 +103,28 @@ def load_shard(path: str | os.PathLike) -> dict[str, np.ndarray]:
     else:
         alpha, valid = derive_alpha(strokes, acts)
         alphas = to_uint8(alpha)
-    return {"strokes": strokes, "actions": acts, "alphas": alphas, "alpha_valid": valid}
+    out = {"strokes": strokes, "actions": acts, "alphas": alphas, "alpha_valid": valid}
+    if "canvases" in data:
+        canvases = data["canvases"]
+        if canvases.shape != strokes.shape or canvases.dtype != np.uint8:
+            why = f"got {canvases.dtype} {canvases.shape}"
+            raise BrushworkError(f"{path}: 'canvases' must be uint8 {strokes.shape}, {why}")
+        out["canvases"] = canvases
+    return out
 
 
-def write_shard(path: str | os.PathLike, strokes: np.ndarray, actions: np.ndarray, alphas: np.ndarray) -> None:
-    """Write a compressed shard atomically: a temporary name in the same folder, then rename.
+def write_shard(path: str | os.PathLike, strokes: np.ndarray, actions: np.ndarray, alphas: np.ndarray,
+                canvases: np.ndarray | None = None) -> None:  # fmt: skip
+    """Write a compressed shard atomically (with `canvases` for a wet brush): a temporary name, then rename.
 
     A full disk or an interruption never leaves a half-written file under the final name.
     """
     path = Path(path)
     try:
         with atomic_write(path, "wb") as f:
-            np.savez_compressed(f, strokes=strokes, actions=np.asarray(actions, dtype=np.float64), alphas=alphas)
+            extra = {} if canvases is None else {"canvases": canvases}
+            np.savez_compressed(f, strokes=strokes, actions=np.asarray(actions, dtype=np.float64), alphas=alphas,
+                                **extra)  # fmt: skip
     except OSError as e:
         raise BrushworkError(f"cannot write {path}: {e.strerror or e}") from None
 

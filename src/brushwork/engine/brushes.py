@@ -1,8 +1,10 @@
 """The brush registry: MyPaint brushes by name (`classic/dry_brush`) or a user's `.myb` by path.
 
-A brush can be learned and painted with only if one colour and an alpha describe its stroke:
-brushes that smudge (pick up colour already on the canvas), erase, lock alpha, colorize or
-shift the colour along the stroke are listed but refused for training and painting.
+A brush can be learned and painted with if one colour and an alpha describe its stroke (a dry
+brush), or if it smudges (a wet brush: it picks up the colour already on the canvas and drags it
+along; its painter sees the canvas, `brushwork.models.wet_painter`). Brushes that erase, lock
+alpha, colorize or shift the colour along the stroke are listed but refused for training and
+painting.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ _SYSTEM_DIRS = (
 )
 # setting -> why a brush that uses it cannot be modelled as one colour plus an alpha
 _UNLEARNABLE = {
-    "smudge": "smudges",
     "eraser": "erases",
     "lock_alpha": "locks alpha",
     "colorize": "colorizes",
@@ -44,7 +45,8 @@ class BrushInfo:
 
     name: str  # registry name such as "classic/dry_brush", or the path for a user's file
     path: Path
-    problem: str | None  # why it cannot be learned ("smudges", ...), None if it can
+    problem: str | None  # why it cannot be learned ("erases", ...), None if it can
+    wet: bool = False  # it smudges: a stroke depends on the canvas under it
 
     @property
     def learnable(self) -> bool:
@@ -103,13 +105,20 @@ def _settings(path: Path) -> dict:
     return settings
 
 
-def _problem(path: Path) -> str | None:
+def _uses(settings: dict, key: str) -> bool:
+    s = settings.get(key)
+    return s is not None and (s.get("base_value", 0) != 0 or any(s.get("inputs", {}).values()))
+
+
+def _info(name: str, path: Path) -> BrushInfo:
     settings = _settings(path)
+    return BrushInfo(name, path, _problem(settings), wet=_uses(settings, "smudge"))
+
+
+def _problem(settings: dict) -> str | None:
     reasons = []
     for key, why in _UNLEARNABLE.items():
-        s = settings.get(key)
-        used = s is not None and (s.get("base_value", 0) != 0 or any(s.get("inputs", {}).values()))
-        if used and why not in reasons:
+        if _uses(settings, key) and why not in reasons:
             reasons.append(why)
     return ", ".join(reasons) or None
 
@@ -121,7 +130,7 @@ def list_brushes() -> list[BrushInfo]:
         for path in sorted(root.glob("*/*.myb")) + sorted(root.glob("*.myb")):
             name = path.relative_to(root).with_suffix("").as_posix()
             found.setdefault(name, path)
-    return [BrushInfo(name, path, _problem(path)) for name, path in sorted(found.items())]
+    return [_info(name, path) for name, path in sorted(found.items())]
 
 
 def resolve_brush(brush: str | os.PathLike) -> BrushInfo:
@@ -132,12 +141,12 @@ def resolve_brush(brush: str | os.PathLike) -> BrushInfo:
     text = str(brush)
     path = Path(text).expanduser()
     if text.endswith(".myb") and path.is_file():
-        return BrushInfo(str(path), path, _problem(path))
+        return _info(str(path), path)
     name = text.removesuffix(".myb")
     for root in brush_dirs():
         candidate = root / f"{name}.myb"
         if candidate.is_file():
-            return BrushInfo(name, candidate, _problem(candidate))
+            return _info(name, candidate)
     dirs = brush_dirs()
     if not dirs:
         raise BrushworkError(
@@ -153,10 +162,10 @@ def resolve_brush(brush: str | os.PathLike) -> BrushInfo:
 
 
 def require_learnable(info: BrushInfo) -> BrushInfo:
-    """Raise if a brush cannot be modelled as one colour plus an alpha."""
+    """Raise if a brush can be modelled neither as one colour plus an alpha nor as a smudge."""
     if not info.learnable:
         raise BrushworkError(
-            f"brush {info.name!r} {info.problem}, which one colour and an alpha cannot model; "
+            f"brush {info.name!r} {info.problem}, which brushwork cannot model; "
             "pick a brush marked 'yes' in 'brushwork brushes'"
         )
     return info

@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import colorsys
 import contextlib
+import functools
+import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from brushwork import actions as A
 from brushwork.engine.brushes import BrushInfo, resolve_brush
-from brushwork.engine.libmypaint import TILE, Brush, Surface, hold_signals, lib
+from brushwork.engine.libmypaint import ONE, TILE, Brush, Surface, hold_signals, lib
 from brushwork.engine.stroke import pen_path
 from brushwork.errors import BrushworkError
 
@@ -51,9 +53,11 @@ def _stroke_infos(brush: BrushSpec, n: int) -> list[BrushInfo]:
     return [infos.setdefault(b if isinstance(b, BrushInfo) else str(b), _brush_info(b)) for b in brush]
 
 
-def _draw(info: BrushInfo, surface: Surface, action: np.ndarray, x0: float, y0: float, w: float) -> None:
+def _draw(info: BrushInfo, surface: Surface, action: np.ndarray, x0: float, y0: float, w: float,
+          dry: bool = False) -> None:  # fmt: skip
     """Paint one action (12,) in the square window (x0, y0, w) of `surface`.
 
+    `dry`: a wet brush with its smudging turned off (`_dry_myb`): its dabs alone, what its coverage is.
     Signals are held for the stroke, brush freed included (`libmypaint.hold_signals`).
     """
     path = pen_path(action, w).tolist()
@@ -62,7 +66,7 @@ def _draw(info: BrushInfo, surface: Surface, action: np.ndarray, x0: float, y0: 
     viewzoom = A.REFERENCE_SIZE / w
     stroke_to = lib().mypaint_brush_stroke_to_2
     with hold_signals():
-        brush = Brush(info.myb)
+        brush = Brush(_dry_myb(info.myb) if dry and info.wet else info.myb)
         try:
             brush.set_base_value("paint_mode", 0.0)
             brush.set_base_value("color_h", h)
@@ -75,6 +79,34 @@ def _draw(info: BrushInfo, surface: Surface, action: np.ndarray, x0: float, y0: 
                     stroke_to(bp, sp, x + x0, y + y0, p, 0.0, 0.0, dt, viewzoom, 0.0, 0.0)
         finally:
             brush.close()
+
+
+@functools.cache
+def _dry_myb(myb: bytes) -> bytes:
+    """A wet brush's .myb with smudging off (base value and inputs): the same dabs, in its own colour.
+
+    Smudging changes the colour a dab lays, not where it lays it or how opaque: over any canvas C a
+    wet stroke paints C * (1 - alpha) + alpha * L with alpha this dry stroke's coverage and L a
+    per-pixel colour (a mix of the brush's colour and the paint it picked up).
+    """
+    brush = json.loads(myb)
+    brush["settings"]["smudge"] = {"base_value": 0.0, "inputs": {}}
+    return json.dumps(brush).encode()
+
+
+def _fill_from(image: np.ndarray, x0: int = 0, y0: int = 0) -> Callable[[int, int], np.ndarray]:
+    """Tiles of an opaque float RGB image (H, W, 3) placed at surface px (x0, y0), edges repeated
+    outside it: what a smudging brush picks up. -> fill(tx, ty) for `Surface.fill`."""
+    h, w = image.shape[:2]
+
+    def fill(tx: int, ty: int) -> np.ndarray:
+        ys = np.clip(np.arange(ty * TILE, ty * TILE + TILE) - y0, 0, h - 1)
+        xs = np.clip(np.arange(tx * TILE, tx * TILE + TILE) - x0, 0, w - 1)
+        tile = np.full((TILE, TILE, 4), ONE, np.uint16)
+        tile[..., :3] = np.rint(image[ys[:, None], xs[None, :]] * ONE)
+        return tile
+
+    return fill
 
 
 @contextlib.contextmanager
@@ -110,7 +142,8 @@ def render(
 
     Returns:
         float32 (N, size, size, 4): straight (not premultiplied) RGBA in [0, 1]; where alpha is 0
-        the RGB is the action's colour.
+        the RGB is the action's colour. A wet (smudging) brush alone has nothing to smudge: it
+        gives its coverage, its dabs with smudging off (`render_over` paints it over a canvas).
 
     Example:
         >>> rgba = render(np.full((1, 12), 0.5), "classic/pen", size=64)
@@ -124,13 +157,52 @@ def render(
     if isinstance(size, bool) or not isinstance(size, int | np.integer) or not 8 <= size <= MAX_CANVAS:
         raise BrushworkError(f"size must be an integer from 8 to {MAX_CANVAS} px, got {size!r}")
     _check_memory(size * len(acts), size)  # the (N, size, size, 4) result
-    info = require_learnable(_brush_info(brush))  # smudging or erasing brushes are not one colour and alpha
+    info = require_learnable(_brush_info(brush))  # erasing or colour-shifting brushes are refused
     out = np.empty((len(acts), size, size, 4), dtype=np.float32)
     with _scratch_surface() as surface:
         for i, action in enumerate(acts):
             surface.clear()
-            _draw(info, surface, action, 0.0, 0.0, float(size))
+            _draw(info, surface, action, 0.0, 0.0, float(size), dry=True)
             out[i] = premultiplied_to_straight(surface.read(0, 0, size, size), action[A.COLOR])
+    return out
+
+
+def render_over(
+    actions: np.ndarray, canvases: np.ndarray, brush: str | os.PathLike | BrushInfo, size: int = 64
+) -> np.ndarray:
+    """Paint each action over its own canvas patch with the real brush (what a wet brush needs).
+
+    Args:
+        actions: (N, 12) or (12,) in [0, 1].
+        canvases: (N, C, C, 3) opaque RGB, uint8 or float in [0, 1], C >= size: the paint each stroke
+            meets. The stroke's window is the centred size x size square; the rest is context the
+            brush's dabs reach past the window's edge (edges repeat beyond it).
+        brush: any learnable brush; a dry one gives canvas * (1 - alpha) + alpha * colour.
+
+    Returns:
+        float32 (N, size, size, 3): the window after the stroke, RGB in [0, 1].
+
+    Example:
+        >>> render_over(np.full((1, 12), 0.5), np.ones((1, 96, 96, 3)), "classic/smudge").shape
+        (1, 64, 64, 3)
+    """
+    from brushwork.engine.brushes import require_learnable
+
+    acts = A.check_actions(actions)
+    canv = np.asarray(canvases)
+    canv = canv.astype(np.float32) / 255.0 if canv.dtype == np.uint8 else canv.astype(np.float32)
+    if canv.ndim != 4 or canv.shape[0] != len(acts) or canv.shape[3] != 3 or canv.shape[1] != canv.shape[2] \
+            or canv.shape[1] < size:  # fmt: skip
+        raise BrushworkError(f"canvases must have shape ({len(acts)}, C, C, 3) with C >= {size}, got {canv.shape}")
+    info = require_learnable(_brush_info(brush))
+    off = (canv.shape[1] - size) // 2
+    out = np.empty((len(acts), size, size, 3), dtype=np.float32)
+    with _scratch_surface() as surface:
+        for i, action in enumerate(acts):
+            surface.clear()
+            surface.fill = _fill_from(canv[i])
+            _draw(info, surface, action, float(off), float(off), float(size))
+            out[i] = surface.read(off, off, size, size)[..., :3]
     return out
 
 

@@ -107,9 +107,13 @@ class Surface:
     """An unbounded MyPaintTiledSurface2 whose tiles are numpy arrays, transparent at first.
 
     Use `clear()` between strokes, `read(x0, y0, w, h)` to get premultiplied float RGBA.
+    `fill`, if set, makes each tile on its first request: `fill(tx, ty)` -> (64, 64, 4) uint16
+    premultiplied RGBA (1 << 15 = 1.0), or None for a transparent one. A smudging brush reads the
+    canvas under its dabs, so it is painted on a surface whose tiles start as the painting.
     """
 
     def __init__(self) -> None:
+        self.fill = None
         self._lib = lib()
         self._mem = ctypes.create_string_buffer(_SURFACE2_BYTES)
         self.ptr = ctypes.addressof(self._mem)
@@ -126,7 +130,9 @@ class Surface:
         key = (req.tx, req.ty)
         tile = self.tiles.get(key)
         if tile is None:
-            tile = self.tiles[key] = np.zeros((TILE, TILE, 4), dtype=np.uint16)
+            made = self.fill(*key) if self.fill is not None else None
+            tile = np.zeros((TILE, TILE, 4), dtype=np.uint16) if made is None else np.array(made, np.uint16)
+            self.tiles[key] = tile
         req.buffer = tile.ctypes.data_as(ctypes.POINTER(ctypes.c_uint16))
 
     def _tile_request_end(self, _surface: int, _request_p) -> None:
@@ -150,11 +156,17 @@ class Surface:
 
     def clear(self) -> None:
         self.tiles.clear()
+        self.fill = None
 
     def read(self, x0: int, y0: int, width: int, height: int) -> np.ndarray:
         """Premultiplied RGBA of a rectangle as float32 (height, width, 4) in [0, 1]."""
         out = np.zeros((height, width, 4), dtype=np.float32)
-        for (tx, ty), tile in self.tiles.items():
+        tiles = self.tiles.items()
+        if self.fill is not None:  # tiles never requested are still the fill's
+            keys = [(tx, ty) for ty in range(y0 // TILE, -(-(y0 + height) // TILE))
+                    for tx in range(x0 // TILE, -(-(x0 + width) // TILE))]  # fmt: skip
+            tiles = [(k, self.tiles[k] if k in self.tiles else self.fill(*k)) for k in keys]
+        for (tx, ty), tile in tiles:
             # intersect tile (tx*64 .. +64, ty*64 .. +64) with the rectangle
             ax0, ay0 = tx * TILE, ty * TILE
             cx0, cy0 = max(ax0, x0), max(ay0, y0)

@@ -28,19 +28,21 @@ from brushwork.errors import BrushworkError
 class DiscriminatorConfig:
     channels: tuple[int, ...] = (32, 64, 128, 256)  # stride-2 stages: 64 -> 32 -> 16 -> 8 -> 4 px
     action_dim: int = A.ACTION_DIM
+    in_channels: int = 1  # coverage; 6 for a wet brush: the window after the stroke and the canvas before
 
     def __post_init__(self) -> None:
         self.channels = tuple(self.channels)
 
 
 class Discriminator(nn.Module):
-    """alpha (N, 1, 64, 64) in [0, 1], actions (N, 12) -> score (N,): high for real strokes."""
+    """alpha (N, 1, 64, 64) (or for a wet brush, after and canvas (N, 6, 64, 64)) in [0, 1], actions (N, 12)
+    -> score (N,): high for real strokes."""
 
     def __init__(self, config: DiscriminatorConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or DiscriminatorConfig()
         layers: list[nn.Module] = []
-        c_in = 1
+        c_in = config.in_channels
         for c in config.channels:
             layers += [spectral_norm(nn.Conv2d(c_in, c, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, inplace=True)]
             c_in = c

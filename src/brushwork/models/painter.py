@@ -114,6 +114,7 @@ class Painter(nn.Module):
     """
 
     chunk_size = 256  # strokes per chunk in alpha_logits (speed only, see there)
+    wet = False  # a dry brush: the stroke lays one colour; a wet painter (models/wet_painter.py) sees the canvas
     config_class = PainterConfig  # what the file's "config" metadata fills (see `config_from_dict`)
     architecture: str  # set by @register_architecture; saved in the file's metadata
 
@@ -168,6 +169,16 @@ class Painter(nn.Module):
     def color(actions: torch.Tensor) -> torch.Tensor:
         """(N, 12) -> (N, 3, 1, 1) the stroke's RGB colour in [0, 1]."""
         return actions[:, A.COLOR, None, None]
+
+    def laid(self, actions: torch.Tensor, canvas: torch.Tensor | None = None) -> torch.Tensor:
+        """The colour the stroke lays: (N, 3, 1, 1), the action's (a wet painter's depends on the canvas)."""
+        return self.color(actions)
+
+    def paint_over(self, actions: torch.Tensor, canvas: torch.Tensor,
+                   alpha: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+        """(N, 12), canvas (N, 3, 64, 64) -> the window after the stroke: canvas * (1 - alpha) + alpha * laid."""
+        alpha = self.alpha(actions) if alpha is None else alpha
+        return canvas * (1.0 - alpha) + alpha * self.laid(actions, canvas)
 
     def forward(self, actions: torch.Tensor) -> torch.Tensor:
         """(N, 12) in [0, 1] -> (N, 3, 64, 64) RGB of the stroke on white, in [0, 1]."""

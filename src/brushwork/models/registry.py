@@ -50,6 +50,8 @@ def painter_path(brush: str | Path) -> Path:
 
 ARCHITECTURES: dict[str, type] = {}
 LEGACY_ARCHITECTURE = "mlp_pixelshuffle"  # what a painter file without an "architecture" key holds
+# the package's own architectures outside models.painter, imported when a file names them
+BUILTIN_MODULES = {"wet_unet": "brushwork.models.wet_painter"}
 
 
 def register_architecture(name: str):
@@ -77,6 +79,10 @@ def architecture_class(name: str) -> type:
     Classes register when their module is imported; the built-in one lives in `models.painter`,
     whose `Painter.from_pretrained` is the caller, so it is always registered by then.
     """
+    if name not in ARCHITECTURES and name in BUILTIN_MODULES:
+        import importlib
+
+        importlib.import_module(BUILTIN_MODULES[name])
     if name not in ARCHITECTURES:
         raise BrushworkError(
             f"unknown painter architecture {name!r} (known: {', '.join(sorted(ARCHITECTURES))}); "

@@ -38,6 +38,7 @@ class Run:
     world_size: int = 1
     progress: bool = True
     init: dict | None = None  # where a fine-tune started (--init): painter, its brush, sha256
+    wet: bool = False  # a smudging brush: the painter sees the canvas (models/wet_painter.py)
     started: float = field(default_factory=time.time)
 
     @property
@@ -260,13 +261,15 @@ def save_samples(path: Path, painter: torch.nn.Module, held: dict[str, np.ndarra
     from brushwork.train.evaluate import paint_strokes
 
     was_training = painter.training
-    _, rgb = paint_strokes(painter, held["actions"][:count])  # switches the painter to eval
+    canvases = held["canvases"][:count] if "canvases" in held else None
+    _, rgb = paint_strokes(painter, held["actions"][:count], canvases)  # switches the painter to eval
     painter.train(was_training)
     engine_strokes, painted = held["strokes"][:count], (rgb * 255).round().astype(np.uint8)
     columns = 16
     n = len(engine_strokes) - len(engine_strokes) % columns
     pairs = []
-    for lo in range(0, n, columns):
+    for lo in range(0, n, columns):  # a wet brush's rows start with the canvas the strokes were painted over
+        pairs += [] if canvases is None else [canvases[lo : lo + columns]]
         pairs += [engine_strokes[lo : lo + columns], painted[lo : lo + columns]]
     grid = stroke_grid(np.concatenate(pairs), columns=columns)
     Image.fromarray(grid).save(path)

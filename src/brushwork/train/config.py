@@ -27,6 +27,7 @@ class TrainConfig:
     feature_weight: float = 1.0
     style_weight: float = 1e3
     pixel_weight: float = 1.0
+    laid_weight: float = 10.0  # wet brushes: L1 of the window after the stroke, every stroke (trains the colour laid)
     # discriminator (stage 2)
     discriminator_steps: int = 1_500
     discriminator_lr: float = 2e-4

@@ -8,7 +8,7 @@ from brushwork.models.discriminator import Discriminator, DiscriminatorConfig
 from brushwork.models.painter import Painter
 from brushwork.train import common as C
 from brushwork.train.loop import Stage, ddp, train_stage
-from brushwork.train.losses import d_loss, lazy_r1_weight
+from brushwork.train.losses import d_loss, fake_view, lazy_r1_weight, painted, real_view
 
 
 def train_discriminator(run: C.Run, painter: Painter, resume: bool = False) -> Discriminator:
@@ -16,14 +16,15 @@ def train_discriminator(run: C.Run, painter: Painter, resume: bool = False) -> D
     cfg = run.config
     C.seed_everything(run.seed + 1)  # before D is built: its initial weights come from this seed
     painter.eval().requires_grad_(False)
-    disc = Discriminator(DiscriminatorConfig()).train()
+    disc = Discriminator(DiscriminatorConfig(in_channels=6 if painter.wet else 1)).train()
     model = ddp(disc, run)
     opt = torch.optim.Adam(disc.parameters(), lr=cfg.discriminator_lr, betas=tuple(cfg.discriminator_betas))
 
     def step(i: int, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         with torch.no_grad():
-            fake = painter.alpha(batch["actions"])
-        loss, parts = d_loss(model, batch["alphas"], fake, batch["actions"], lazy_r1_weight(cfg, i))
+            alpha = painter.alpha(batch["actions"])
+            fake = fake_view(alpha, painted(alpha, painter.laid(batch["actions"], batch.get("canvases")), batch), batch)
+        loss, parts = d_loss(model, real_view(batch), fake, batch["actions"], lazy_r1_weight(cfg, i))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

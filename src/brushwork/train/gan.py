@@ -15,8 +15,17 @@ from brushwork.models.discriminator import Discriminator
 from brushwork.models.painter import Painter
 from brushwork.train import common as C
 from brushwork.train.evaluate import stroke_metrics
-from brushwork.train.loop import AlphaNet, Stage, ddp, train_stage
-from brushwork.train.losses import adversarial_loss, d_loss, lazy_r1_weight, perceptual_loss, reconstruction_loss
+from brushwork.train.loop import PainterNet, Stage, ddp, train_stage
+from brushwork.train.losses import (
+    adversarial_loss,
+    d_loss,
+    fake_view,
+    lazy_r1_weight,
+    painted,
+    perceptual_loss,
+    real_view,
+    reconstruction_loss,
+)
 
 
 def train_gan(run: C.Run, painter: Painter, disc: Discriminator, resume: bool = False,
@@ -27,24 +36,26 @@ def train_gan(run: C.Run, painter: Painter, disc: Discriminator, resume: bool = 
     painter = painter.to(memory_format=torch.channels_last).train().requires_grad_(True)
     disc = disc.train()
     ema = copy.deepcopy(painter).eval().requires_grad_(False)
-    g_model, d_model = ddp(AlphaNet(painter), run), ddp(disc, run)
+    g_model, d_model = ddp(PainterNet(painter), run), ddp(disc, run)
     g_opt = torch.optim.Adam(painter.parameters(), lr=cfg.gan_lr, betas=tuple(cfg.gan_betas))
     d_opt = torch.optim.Adam(disc.parameters(), lr=cfg.discriminator_lr, betas=tuple(cfg.discriminator_betas))
     percep = perceptual_loss(cfg, extractor)
 
     def step(i: int, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        acts = batch["actions"]
+        acts, canvases = batch["actions"], batch.get("canvases")
         # discriminator step
         with torch.no_grad():
-            fake = painter.alpha(acts)
-        d_total, d_parts = d_loss(d_model, batch["alphas"], fake, acts, lazy_r1_weight(cfg, i))
+            alpha = painter.alpha(acts)
+            fake = fake_view(alpha, painted(alpha, painter.laid(acts, canvases), batch), batch)
+        d_total, d_parts = d_loss(d_model, real_view(batch), fake, acts, lazy_r1_weight(cfg, i))
         d_opt.zero_grad(set_to_none=True)
         d_total.backward()
         d_opt.step()
         # painter step: reconstruction keeps it faithful, the adversarial term sharpens texture
         disc.requires_grad_(False)
-        recon, alpha, parts = reconstruction_loss(cfg, percep, g_model(acts), batch, i, cfg.gan_perceptual_every)
-        adv = adversarial_loss(disc, alpha, acts)
+        recon, alpha, rgb, parts = reconstruction_loss(cfg, percep, g_model(acts, canvases), batch, i,
+                                                       cfg.gan_perceptual_every)  # fmt: skip
+        adv = adversarial_loss(disc, fake_view(alpha, rgb, batch), acts)
         g_total = recon + cfg.adversarial_weight * adv
         g_opt.zero_grad(set_to_none=True)
         g_total.backward()

@@ -7,7 +7,7 @@ import torch
 from brushwork.models.painter import Painter, PainterConfig
 from brushwork.train import common as C
 from brushwork.train.evaluate import stroke_metrics
-from brushwork.train.loop import AlphaNet, Stage, ddp, train_stage
+from brushwork.train.loop import PainterNet, Stage, ddp, train_stage
 from brushwork.train.losses import perceptual_loss, reconstruction_loss
 
 
@@ -16,13 +16,18 @@ def train_generator(run: C.Run, painter: Painter | None = None, resume: bool = F
     cfg = run.config
     C.seed_everything(run.seed)  # before the painter is built: its initial weights come from this seed
     painter = painter or Painter(PainterConfig(channels=cfg.painter_channels))
+    if run.wet and not painter.wet:  # a wet brush: the dry painter (new, or --init's) is the coverage half
+        from brushwork.models.wet_painter import WetPainter
+
+        painter = WetPainter.from_dry(painter)
     painter = painter.to(memory_format=torch.channels_last).train()
-    model = ddp(AlphaNet(painter), run)
+    model = ddp(PainterNet(painter), run)
     opt = torch.optim.Adam(painter.parameters(), lr=cfg.generator_lr, betas=tuple(cfg.generator_betas))
     percep = perceptual_loss(cfg, extractor)
 
     def step(i: int, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        loss, _, parts = reconstruction_loss(cfg, percep, model(batch["actions"]), batch, i, cfg.perceptual_every)
+        outputs = model(batch["actions"], batch.get("canvases"))
+        loss, _, _, parts = reconstruction_loss(cfg, percep, outputs, batch, i, cfg.perceptual_every)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -22,15 +22,19 @@ from brushwork.train import common as C
 from brushwork.train.evaluate import load_heldout
 
 
-class AlphaNet(torch.nn.Module):
-    """painter.alpha_logits as a forward(), so DistributedDataParallel can wrap it."""
+class PainterNet(torch.nn.Module):
+    """The painter's training outputs as one forward(), so DistributedDataParallel can wrap it.
+
+    forward(actions (B, 12), canvases (B, 3, 64, 64) or None) -> (coverage logits (B, 1, 64, 64), the
+    colour laid: (B, 3, 1, 1) for a dry painter, (B, 3, 64, 64) for a wet one, which needs canvases).
+    """
 
     def __init__(self, painter: Painter) -> None:
         super().__init__()
         self.painter = painter
 
-    def forward(self, actions: torch.Tensor) -> torch.Tensor:
-        return self.painter.alpha_logits(actions)
+    def forward(self, actions: torch.Tensor, canvases: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.painter.alpha_logits(actions), self.painter.laid(actions, canvases)
 
 
 def ddp(model: torch.nn.Module, run: C.Run) -> torch.nn.Module:

@@ -131,7 +131,7 @@ def run_training(args: argparse.Namespace) -> None:
     data = Path(args.data or f"data/{slug(info.name)}/train")
     heldout = Path(args.heldout) if args.heldout else (None if args.data else Path(f"data/{slug(info.name)}/heldout"))
     run = C.Run(dir=run_dir, config=cfg, brush=info.name, data=data, heldout=heldout, seed=args.seed,
-                rank=rank, world_size=world, progress=not args.quiet, init=origin)  # fmt: skip
+                rank=rank, world_size=world, progress=not args.quiet, init=origin, wet=info.wet)  # fmt: skip
     if args.resume:
         _check_resume(run)
     run_dir.mkdir(parents=True, exist_ok=True)
