@@ -203,7 +203,7 @@ def test_concat_keeps_each_strokes_brush():
 @pytest.mark.parametrize(
     "brush, message",
     [
-        (f"{FINE},classic/smudge", "smudges"),
+        (f"{FINE},classic/ink_eraser", "erases"),
         (f"{FINE},classic/nonexistent", "unknown brush 'classic/nonexistent'"),
         (f"{FINE},deevad/liner", "no painter for brush 'deevad/liner'"),
         (f"{FINE},", "several separated by commas"),

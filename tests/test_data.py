@@ -55,9 +55,10 @@ def test_other_folder_content_is_refused(dataset):
         generate_dataset(dataset, "classic/dry_brush", count=300, seed=4, shard_size=120, progress=False)
 
 
-def test_smudging_brush_is_refused(tmp_path):
-    with pytest.raises(BrushworkError, match="smudges"):
-        generate_dataset(tmp_path, "classic/blend+paint", count=10, progress=False)
+@pytest.mark.parametrize("brush, why", [("classic/ink_eraser", "erases"), ("Dieterle/HalfTone#1", "locks alpha")])
+def test_erasing_and_alpha_locking_brushes_are_refused(tmp_path, brush, why):
+    with pytest.raises(BrushworkError, match=why):
+        generate_dataset(tmp_path, brush, count=10, progress=False)
 
 
 def test_dataset_batches_and_ranks(dataset):

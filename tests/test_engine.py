@@ -114,8 +114,10 @@ def test_brush_names_and_errors():
     assert resolve_brush("classic/dry_brush.myb").name == "classic/dry_brush"
     with pytest.raises(BrushworkError, match="did you mean classic/charcoal"):
         resolve_brush("classic/charcol")
-    with pytest.raises(BrushworkError, match="smudges"):
-        require_learnable(resolve_brush("classic/blend+paint"))
+    with pytest.raises(BrushworkError, match="erases"):
+        require_learnable(resolve_brush("classic/ink_eraser"))
+    assert resolve_brush("classic/blend+paint").learnable and resolve_brush("classic/blend+paint").wet
+    assert not resolve_brush("classic/dry_brush").wet
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         render(np.full((1, 12), 1.5))
     with pytest.raises(ValueError, match="shape"):

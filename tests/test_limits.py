@@ -161,10 +161,10 @@ def test_fuzzed_and_truncated_files(tmp_path, data, cut):
 def test_render_limits_and_unpaintable_brushes(tmp_path):
     path = strokes_file(tmp_path, [{"level": 0, "window": [0, 0, 32], "action": [0.5] * 12}])
     one_line(cli("render", str(path), "-o", str(tmp_path / "x.png"), "--size", "100000"), "8192")
-    one_line(cli("render", str(path), "-o", str(tmp_path / "x.png"), "--brush", "classic/smudge"), "smudge")
-    smudged = strokes_file(tmp_path, [{"level": 0, "window": [0, 0, 32], "action": [0.5] * 12}], "sm.json",
-                           brush="classic/smudge")  # fmt: skip
-    one_line(cli("render", str(smudged), "-o", str(tmp_path / "x.png")), "smudge")
+    one_line(cli("render", str(path), "-o", str(tmp_path / "x.png"), "--brush", "classic/ink_eraser"), "erases")
+    erased = strokes_file(tmp_path, [{"level": 0, "window": [0, 0, 32], "action": [0.5] * 12}], "er.json",
+                          brush="Dieterle/HalfTone#1")  # fmt: skip
+    one_line(cli("render", str(erased), "-o", str(tmp_path / "x.png")), "locks alpha")
     assert not (tmp_path / "x.png").exists()
 
 
@@ -428,7 +428,7 @@ def test_a_hostile_painter_config_is_one_line_on_load(field, value, tmp_path):
     [
         (lambda: render(np.zeros((5, 11))), "shape (N, 12)"),
         (lambda: render(np.full((1, 12), 0.5), size=100000), "8192"),
-        (lambda: render(np.full((1, 12), 0.5), brush="classic/blur"), "smudges"),
+        (lambda: render(np.full((1, 12), 0.5), brush="classic/ink_eraser"), "erases"),
         (lambda: render_canvas(np.full((2, 12), 0.5), np.zeros((2, 2)), 64, 64),
          "shape (2, 3)"),
         (lambda: paint(str(EXAMPLES / "castle.png"), painter=123), "painter must be"),

@@ -46,18 +46,19 @@ def cmd_brushes(args: argparse.Namespace) -> None:
     shipped = _shipped_painters()
     rows = [b for b in brushes if b.learnable or args.all]
     width = max(len(b.name) for b in rows)
-    _say(f"{'brush':<{width}}  learnable  painter")
+    _say(f"{'brush':<{width}}  learnable   painter")
     for b in rows:
-        learn = "yes" if b.learnable else f"no ({b.problem})"
+        learn = ("yes (wet)" if b.wet else "yes") if b.learnable else f"no ({b.problem})"
         painter = ""
         if b.name in shipped:  # with its held-out PSNR against the real brush, as recorded beside it
             info = shipped_provenance(b.name)
             psnr = info.get("metrics", {}).get(info.get("chosen"), {}).get("psnr")
             painter = "shipped" + (f" (held-out {psnr:.1f} dB)" if psnr else "")
-        _say(f"{b.name:<{width}}  {learn:<9}  {painter}".rstrip())
+        _say(f"{b.name:<{width}}  {learn:<10}  {painter}".rstrip())
     hidden = len(brushes) - len(rows)
     if hidden:
-        _say(f"({hidden} brushes that smudge, erase or shift colour are hidden; --all lists them)")
+        _say(f"({hidden} brushes that erase, lock alpha or shift colour are hidden; --all lists them; "
+             "'wet' brushes smudge the paint under them)")
 
 
 def _shipped_painters() -> set[str]:
@@ -450,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("brushes", help="list MyPaint brushes and which can be learned",
                        description="List the MyPaint brushes by name, whether a painter can learn them, "
                        "and which have a shipped painter.")  # fmt: skip
-    s.add_argument("--all", action="store_true", help="also list brushes that smudge, erase or shift colour")
+    s.add_argument("--all", action="store_true", help="also list brushes that erase, lock alpha or shift colour")
     s.set_defaults(func=cmd_brushes)
 
     # dataset

@@ -47,6 +47,8 @@ def _stroke_infos(brush: BrushSpec, n: int) -> list[BrushInfo]:
     """One BrushInfo per stroke from one brush or a list of N (each distinct brush resolved once)."""
     if not isinstance(brush, list | tuple):
         return [_brush_info(brush)] * n
+    if all(isinstance(b, BrushInfo) for b in brush) and len(brush) == n:
+        return list(brush)
     if len(brush) != n:
         raise ValueError(f"need one brush per stroke: {len(brush)} brushes for {n} strokes")
     infos: dict = {}
@@ -94,16 +96,20 @@ def _dry_myb(myb: bytes) -> bytes:
     return json.dumps(brush).encode()
 
 
-def _fill_from(image: np.ndarray, x0: int = 0, y0: int = 0) -> Callable[[int, int], np.ndarray]:
-    """Tiles of an opaque float RGB image (H, W, 3) placed at surface px (x0, y0), edges repeated
-    outside it: what a smudging brush picks up. -> fill(tx, ty) for `Surface.fill`."""
+def _fill_from(image: np.ndarray, background: np.ndarray | None = None, x0: int = 0,
+               y0: int = 0) -> Callable[[int, int], np.ndarray]:  # fmt: skip
+    """Tiles of an image (H, W, 3) opaque RGB, or (H, W, 4) premultiplied RGBA over `background`,
+    placed at surface px (x0, y0) with its edges repeated outside it: the paint a smudging brush
+    picks up. -> `Surface.fill`."""
     h, w = image.shape[:2]
 
     def fill(tx: int, ty: int) -> np.ndarray:
         ys = np.clip(np.arange(ty * TILE, ty * TILE + TILE) - y0, 0, h - 1)
         xs = np.clip(np.arange(tx * TILE, tx * TILE + TILE) - x0, 0, w - 1)
+        px = image[ys[:, None], xs[None, :]]
+        rgb = px if background is None else px[..., :3] + (1.0 - px[..., 3:4]) * background
         tile = np.full((TILE, TILE, 4), ONE, np.uint16)
-        tile[..., :3] = np.rint(image[ys[:, None], xs[None, :]] * ONE)
+        tile[..., :3] = np.rint(np.clip(rgb, 0.0, 1.0) * ONE)
         return tile
 
     return fill
@@ -200,9 +206,11 @@ def render_over(
     with _scratch_surface() as surface:
         for i, action in enumerate(acts):
             surface.clear()
-            surface.fill = _fill_from(canv[i])
-            _draw(info, surface, action, float(off), float(off), float(size))
-            out[i] = surface.read(off, off, size, size)[..., :3]
+            # the window at surface px (0, 0), as `render` paints a stroke: where a stroke starts on the
+            # surface changes its dabs (the brush comes from (0, 0)), so coverage and smudge then agree
+            surface.fill = _fill_from(canv[i], x0=-off, y0=-off)
+            _draw(info, surface, action, 0.0, 0.0, float(size))
+            out[i] = surface.read(0, 0, size, size)[..., :3]
     return out
 
 
@@ -231,6 +239,11 @@ class EngineCanvas:
     pipeline refits a level's colours against the real coverage without painting the level twice.
     Painting a list in several calls gives exactly what one call gives, so a painting built level by
     level is byte-identical to `render_canvas` of its whole stroke list.
+
+    A wet (smudging) brush's stroke depends on the paint under it, so `paint` paints it with libmypaint
+    over the painting itself (its tiles start as the painting over the background, edges repeated
+    past the canvas), and the pixels it changed become that paint, opaque. Its coverage from
+    `alphas` is its dabs with smudging off; `composite` is for dry strokes only.
 
     Example:
         >>> canvas = EngineCanvas(64, 48, "classic/pen", background=(1.0, 1.0, 1.0))
@@ -294,7 +307,40 @@ class EngineCanvas:
         if win.shape != (len(acts), 3):
             raise BrushworkError(f"windows must have shape ({len(acts)}, 3), one (x0, y0, w) per action; "
                                  f"got {win.shape}")  # fmt: skip
-        self.composite(self.alphas(acts, win, brushes), acts[:, A.COLOR])
+        if brushes is None and self.info is None:
+            raise ValueError("this canvas has no brush of its own: give one brush per stroke")
+        infos = _stroke_infos(self.info if brushes is None else brushes, len(acts))
+        lo = 0
+        while lo < len(acts):  # runs of dry strokes go through their coverage; wet strokes one by one
+            hi = lo + 1
+            while hi < len(acts) and infos[hi].wet == infos[lo].wet:
+                hi += 1
+            if infos[lo].wet:
+                self._paint_wet(infos[lo:hi], acts[lo:hi], win[lo:hi])
+            else:
+                self.composite(self.alphas(acts[lo:hi], win[lo:hi], infos[lo:hi]), acts[lo:hi, A.COLOR])
+            lo = hi
+
+    def _paint_wet(self, infos: list[BrushInfo], actions: np.ndarray, windows: np.ndarray) -> None:
+        """Paint smudging strokes one after the other over the painting itself."""
+        h, w = self.height, self.width
+        with _scratch_surface() as surface:
+            for info, action, (x0, y0, ws) in zip(infos, actions, windows * self.scale, strict=True):
+                surface.clear()
+                fill = surface.fill = _fill_from(self.prem, self.background)
+                _draw(info, surface, action, x0, y0, ws)
+                for (tx, ty), tile in surface.tiles.items():
+                    xa, ya = max(tx * TILE, 0), max(ty * TILE, 0)
+                    xb, yb = min(tx * TILE + TILE, w), min(ty * TILE + TILE, h)
+                    if xa >= xb or ya >= yb:
+                        continue
+                    part = tile[ya - ty * TILE : yb - ty * TILE, xa - tx * TILE : xb - tx * TILE]
+                    before = fill(tx, ty)[ya - ty * TILE : yb - ty * TILE, xa - tx * TILE : xb - tx * TILE]
+                    changed = (part != before).any(axis=-1)  # untouched pixels keep their exact floats
+                    if changed.any():
+                        region = self.prem[ya:yb, xa:xb]
+                        region[changed] = part[changed].astype(np.float32) * (1.0 / ONE)
+        self.strokes += len(actions)
 
     def premultiplied(self) -> np.ndarray:
         """float32 (h, w, 4) premultiplied RGBA of the strokes alone (transparent where unpainted)."""

@@ -9,6 +9,12 @@ A backend holds the painting of every finished level and is told each finished l
 - `NeuralBackend`: the painter's composite (no libmypaint needed, `--no-engine`).
 
 `image` is the painting so far, (3, H, W) float32 in [0, 1] on the painting's device.
+
+Wet (smudging) brushes: the real brush paints their strokes over the painting itself, in order
+(`EngineCanvas.paint`). Their colours are not refitted: what a wet stroke lays is not linear in its
+colour (it mixes the brush's colour with the paint it picks up), so the colours the optimiser fitted
+through the wet painter, against the real painting under the level, are kept; and the final joint
+refit, which recomposites coverages with new colours, is skipped for a painting with wet strokes.
 """
 
 from __future__ import annotations
@@ -57,6 +63,42 @@ def strokes_painter_alphas(painters: Painters, strokes: StrokeList) -> Tensor:
     return out
 
 
+def is_wet(brush: str) -> bool:
+    """True for a smudging brush (its strokes depend on the paint under them)."""
+    from brushwork.engine import resolve_brush
+
+    return resolve_brush(brush).wet
+
+
+def _painter_of(painters: Painters, brush: str) -> Painter:
+    return painters if isinstance(painters, Painter) else painters[brush]
+
+
+@torch.no_grad()
+def composite_wet(canvas: Tensor, painter: Painter, actions: Tensor, windows: Tensor, alpha: Tensor) -> Tensor:
+    """Paint wet strokes one after the other with their painter: each sees the canvas under it.
+
+    canvas (3, H, W), actions (N, 12), windows (N, 3) in canvas px, alpha (N, 1, 64, 64) -> (3, H, W).
+    """
+    from brushwork.painting.canvas import resize_alpha
+
+    out = canvas.clone()
+    h, w = out.shape[-2:]
+    size = painter.config.out_size
+    for i, (x0, y0, ws) in enumerate(torch.round(windows.double()).long().tolist()):
+        ws = max(1, ws)
+        ys = (torch.arange(y0, y0 + ws, device=out.device)).clamp(0, h - 1)
+        xs = (torch.arange(x0, x0 + ws, device=out.device)).clamp(0, w - 1)
+        under = resize_alpha(out[:, ys][:, :, xs][None], size)  # (1, 3, 64, 64), edges repeated
+        laid = resize_alpha(painter.laid(actions[i : i + 1], under), ws)[0]  # (3, ws, ws)
+        a = resize_alpha(alpha[i : i + 1], ws)[0]  # (1, ws, ws)
+        xa, xb, ya, yb = max(x0, 0), min(x0 + ws, w), max(y0, 0), min(y0 + ws, h)
+        if xa < xb and ya < yb:
+            sl = (slice(None), slice(ya - y0, yb - y0), slice(xa - x0, xb - x0))
+            out[:, ya:yb, xa:xb] = out[:, ya:yb, xa:xb] * (1 - a[sl]) + a[sl] * laid[sl]
+    return out
+
+
 @torch.no_grad()
 def paint_strokes(
     painter: Painters,
@@ -86,7 +128,42 @@ def paint_strokes(
     acts = torch.from_numpy(strokes.actions).to(device)
     alpha = strokes_painter_alphas(painter, strokes) if alpha is None else alpha
     wins = torch.from_numpy(strokes.windows).to(device).double() * scale
-    return composite_strokes(canvas, alpha, acts[:, A.COLOR], wins, snapshots, on_snapshot)
+    wet = [_painter_of(painter, b).wet for b in strokes.brushes]
+    if not any(wet):
+        return composite_strokes(canvas, alpha, acts[:, A.COLOR], wins, snapshots, on_snapshot)
+    # wet strokes: runs of one brush in order, snapshots taken between runs and inside dry runs
+    want, shots = sorted(set(int(k) for k in snapshots)), []
+    ids = strokes.brush_ids
+    lo = 0
+    out = canvas.clone()
+
+    def shoot(k: int, c: Tensor) -> None:
+        on_snapshot(k, c) if on_snapshot is not None else shots.append(c.clone())
+
+    if 0 in want:
+        shoot(0, out)
+    while lo < len(acts):
+        hi = lo + 1
+        while hi < len(acts) and ids[hi] == ids[lo]:
+            hi += 1
+        p = _painter_of(painter, strokes.brushes[ids[lo]])
+        if p.wet:  # snapshots inside a wet run: paint up to each
+            cuts = [k for k in want if lo < k < hi] + [hi]
+            start = lo
+            for k in cuts:
+                out = composite_wet(out, p, acts[start:k], wins[start:k], alpha[start:k])
+                start = k
+                if k in want:
+                    shoot(k, out)
+        else:
+            inner = [k - lo for k in want if lo < k <= hi]
+            got: list[Tensor] = []
+            out, _ = composite_strokes(out, alpha[lo:hi], acts[lo:hi, A.COLOR], wins[lo:hi], inner,
+                                       lambda k, c: got.append(c.clone()) if k else None)  # fmt: skip
+            for k, c in zip(inner, got, strict=True):
+                shoot(lo + k, c)
+        lo = hi
+    return out, shots
 
 
 COVERAGE_CACHE_BYTES = 512 << 20  # 2000 strokes at 512 px take ~40 MB; 8192 px canvases would take GBs
@@ -163,11 +240,15 @@ class EngineBackend:
         self.canvas = EngineCanvas(strokes.width, strokes.height, None, strokes.background)
         # every stroke's real coverage at the canvas resolution, in painting order: the outputs (video
         # frames, OpenRaster layers) composite these again instead of asking the engine twice
-        if coverage is None:
-            coverage = self.canvas.alphas(strokes.actions, strokes.windows, strokes.stroke_brushes())
-        self.canvas.composite(coverage, strokes.actions[:, A.COLOR])
         self.coverage_boxes: list | None = []
-        self._keep(list(coverage))
+        if any(is_wet(b) for b in strokes.brushes):  # wet strokes paint over what is under them
+            self.canvas.paint(strokes.actions, strokes.windows, strokes.stroke_brushes())
+            self.coverage_boxes = None
+        else:
+            if coverage is None:
+                coverage = self.canvas.alphas(strokes.actions, strokes.windows, strokes.stroke_brushes())
+            self.canvas.composite(coverage, strokes.actions[:, A.COLOR])
+            self._keep(list(coverage))
         self.image = self._read()
         # strokes before `first` are an earlier painting's: kept as they are, or their colours refitted too
         self.first = 0 if refit_init else len(strokes)
@@ -198,6 +279,11 @@ class EngineBackend:
 
     def commit(self, level: StrokeList, target: Tensor | None) -> StrokeList:
         """Paint a finished level with the real brush (colours refitted first); returns its final strokes."""
+        if any(is_wet(b) for b in level.brushes):  # painted over the painting; colours kept (module docstring)
+            self.canvas.paint(level.actions, level.windows, level.stroke_brushes())
+            self.coverage_boxes = None  # the outputs paint again: a wet stroke is no coverage and colour
+            self.image = self._read()
+            return level
         # the engine paints each stroke once, with its brush
         boxes = self.canvas.alphas(level.actions, level.windows, level.stroke_brushes())
         if self.refit and target is not None and len(level):
@@ -251,5 +337,5 @@ def engine_available(brushes: str | tuple[str, ...] | list[str]) -> str | None:
     return None
 
 
-__all__ = ["Backend", "EngineBackend", "NeuralBackend", "Painters", "engine_available", "paint_strokes",
-           "painter_alphas", "strokes_painter_alphas"]  # fmt: skip
+__all__ = ["Backend", "EngineBackend", "NeuralBackend", "Painters", "composite_wet", "engine_available", "is_wet",
+           "paint_strokes", "painter_alphas", "strokes_painter_alphas"]  # fmt: skip

@@ -126,6 +126,17 @@ class PassGrid:
         x = self._padded(image).view(c, self.ny, self.window, self.nx, self.window)  # (C, ny, w, nx, w)
         return x.sum(dim=(2, 4))
 
+    def patches(self, image: Tensor, cells: Tensor) -> Tensor:
+        """(C, H, W) -> (P, C, window, window): the canvas under each cell's window, edges repeated
+        past the canvas (what a wet stroke there picks up), for cell numbers (P,)."""
+        c, h, w = image.shape
+        dev = image.device
+        rows = (torch.arange(self.ny * self.window, device=dev) - self.shift_y).clamp(0, h - 1)
+        cols = (torch.arange(self.nx * self.window, device=dev) - self.shift_x).clamp(0, w - 1)
+        x = image.index_select(1, rows).index_select(2, cols)  # (C, ny * w, nx * w)
+        g = x.view(c, self.ny, self.window, self.nx, self.window).permute(1, 3, 0, 2, 4)  # (ny, nx, C, w, w)
+        return g.reshape(self.cells, c, self.window, self.window).index_select(0, cells)
+
     def cell_areas(self) -> Tensor:
         """(ny, nx) float: how many canvas px each cell covers (edge cells are cropped)."""
         return self.cell_sums(torch.ones(1, self.height, self.width))[0]
@@ -138,7 +149,8 @@ def composite_pass(canvas: Tensor, alpha: Tensor, color: Tensor, cells: Tensor, 
         canvas: (C, H, W), H and W = grid.height, grid.width (any C: RGB, or premultiplied RGBA with
             colour channel 1 for alpha).
         alpha: (P, 1, w, w) in [0, 1], w = grid.window: the strokes' coverage in their windows.
-        color: (P, C) the strokes' colours.
+        color: (P, C) the strokes' colours, or (P, C, w, w) a colour per pixel (a wet stroke's, which
+            depends on the canvas under it: `PassGrid.patches`).
         cells: (P,) long, distinct cell numbers in [0, grid.cells): the window of each stroke.
 
     Returns:
@@ -152,19 +164,27 @@ def composite_pass(canvas: Tensor, alpha: Tensor, color: Tensor, cells: Tensor, 
     """
     c, h, w_canvas = canvas.shape
     w, ny, nx = grid.window, grid.ny, grid.nx
-    if alpha.shape[1:] != (1, w, w) or color.shape != (alpha.shape[0], c) or cells.shape != (alpha.shape[0],):
+    per_pixel = color.dim() == 4
+    want = (alpha.shape[0], c, w, w) if per_pixel else (alpha.shape[0], c)
+    if alpha.shape[1:] != (1, w, w) or tuple(color.shape) != want or cells.shape != (alpha.shape[0],):
         raise ValueError(
             f"need alpha (P, 1, {w}, {w}), color (P, {c}), cells (P,); got {tuple(alpha.shape)}, "
             f"{tuple(color.shape)}, {tuple(cells.shape)}"
         )
     # Scatter the P strokes into the full grid; empty cells get alpha 0 (they leave the canvas alone).
     a = alpha.new_zeros(ny * nx, w, w).index_copy(0, cells, alpha[:, 0])  # (G, w, w)
-    col = color.new_zeros(ny * nx, c).index_copy(0, cells, color)  # (G, C)
-    a = a.view(ny, nx, w, w).permute(0, 2, 1, 3)  # (ny, w, nx, w): rows of the grid image
-    col = col.t().reshape(c, ny, 1, nx, 1)  # (C, ny, 1, nx, 1), broadcast over each cell's pixels
     sy, sx = grid.shift_y, grid.shift_x
+    if per_pixel:
+        ac = (alpha * color).new_zeros(ny * nx, c, w, w).index_copy(0, cells, alpha * color)  # (G, C, w, w)
+        ac = ac.view(ny, nx, c, w, w).permute(2, 0, 3, 1, 4)  # (C, ny, w, nx, w)
+        ac_img = ac.reshape(c, ny * w, nx * w)[:, sy : sy + h, sx : sx + w_canvas]  # (C, H, W)
+    else:
+        col = color.new_zeros(ny * nx, c).index_copy(0, cells, color)  # (G, C)
+        col = col.t().reshape(c, ny, 1, nx, 1)  # (C, ny, 1, nx, 1), broadcast over each cell's pixels
+        ac = a.view(ny, nx, w, w).permute(0, 2, 1, 3) * col  # (C, ny, w, nx, w)
+        ac_img = ac.reshape(c, ny * w, nx * w)[:, sy : sy + h, sx : sx + w_canvas]  # (C, H, W)
+    a = a.view(ny, nx, w, w).permute(0, 2, 1, 3)  # (ny, w, nx, w): rows of the grid image
     a_img = a.reshape(1, ny * w, nx * w)[:, sy : sy + h, sx : sx + w_canvas]  # (1, H, W)
-    ac_img = (a * col).reshape(c, ny * w, nx * w)[:, sy : sy + h, sx : sx + w_canvas]  # (C, H, W)
     return canvas * (1.0 - a_img) + ac_img
 
 

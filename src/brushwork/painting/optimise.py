@@ -10,6 +10,12 @@
    real coverage plus the painter's change since (its gradient is the painter's), so positions and
    sizes follow the real strokes, not only the painter's mean stroke.
 
+Wet (smudging) brushes: a wet stroke lays a colour that depends on the paint under it. The strokes
+of one pass do not overlap, so each sees the canvas as it was before its pass: the pass takes the
+canvas under every window (`PassGrid.patches`), resized to the painter's 64 px, and the painter's
+colour laid, resized back, is composited per pixel. A whole pass still goes through the painter at
+once; only passes are sequential, as for dry strokes.
+
 The result is the level's StrokeList; the backend then paints it (`brushwork.painting.backends`).
 """
 
@@ -123,7 +129,12 @@ class LevelOptimiser:
             c = base_w
             color = acts[:, A.COLOR]
             for g, cells, sl in zip(init.grids, init.cells, slices, strict=True):
-                c = composite_pass(c, alpha[sl], color[sl], cells, g)
+                if self.painter.wet:  # the colour laid over the canvas before this pass, per pixel
+                    under = resize_alpha(g.patches(c, cells), self.painter.config.out_size)  # (P, 3, 64, 64)
+                    laid = resize_alpha(self.painter.laid(acts[sl], under), ww)  # (P, 3, ww, ww)
+                    c = composite_pass(c, alpha[sl], laid, cells, g)
+                else:
+                    c = composite_pass(c, alpha[sl], color[sl], cells, g)
             latest[0] = c.detach()
             return self.loss(c)
 

@@ -3,6 +3,10 @@
 `image` is the real brush's painting when the engine was in the loop (`real` is True), byte for byte
 what `brushwork render strokes.json --size <canvas>` paints; otherwise the painter's canvas. Time-lapse
 frames and OpenRaster layers come from the same source as `image`.
+
+A wet (smudging) stroke changes the paint under it rather than laying a coverage of one colour, so a
+wet level's layer holds the pixels the level changed, opaque, as they are after it: the layers
+stacked in order still give the painting.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ def render_engine(strokes: StrokeList, size: int | None = None, brush: str | Non
 
     Each stroke is painted with its own brush, or every stroke with `brush` when given.
 
-    Raises BrushworkError (one line) if libmypaint or the brush is missing, the brush cannot be
-    described by a colour and a coverage (it smudges, erases, ...), or the size is out of range.
+    Raises BrushworkError (one line) if libmypaint or the brush is missing, the brush is one brushwork
+    cannot model (it erases, locks alpha, ...), or the size is out of range.
     """
     from brushwork.engine import render_canvas, require_learnable, resolve_brush
 
@@ -125,10 +129,11 @@ class Painting:
             brushes = s.stroke_brushes()
             frames, done = [], 0
             for k in counts:
+                if k > done and reuse:
+                    canvas.composite(self.coverage[done:k], s.actions[done:k, A.COLOR])
+                elif k > done:  # paint (wet strokes over what is under them)
+                    canvas.paint(s.actions[done:k], s.windows[done:k], brushes[done:k])
                 if k > done:
-                    boxes = (self.coverage[done:k] if reuse else
-                             canvas.alphas(s.actions[done:k], s.windows[done:k], brushes[done:k]))  # fmt: skip
-                    canvas.composite(boxes, s.actions[done:k, A.COLOR])
                     done = k
                 frames.append(as_uint8(canvas.image()))
             return frames
@@ -143,11 +148,23 @@ class Painting:
 
     def layers(self) -> tuple[list[np.ndarray], list[str]]:
         """One (H, W, 4) straight-alpha RGBA layer per level: its strokes over a transparent layer."""
+        from brushwork.painting.backends import is_wet
+
         s = self.strokes
         out, names = [], []
-        for level in np.unique(s.levels):
+        levels = np.unique(s.levels)
+        wet_levels = [any(is_wet(s.brushes[b]) for b in np.unique(s.brush_ids[s.levels == lv])) for lv in levels]
+        if any(wet_levels):  # the painting before each level: a wet level's layer is what it changed
+            counts = [0] + [int(np.flatnonzero(s.levels <= lv).max()) + 1 for lv in levels]
+            stages = [f.astype(np.float32) / 255.0 for f in self.frames(counts)]
+        for i, level in enumerate(levels):
             idx = np.flatnonzero(s.levels == level)
-            out.append(self._real_layer(idx) if self.real else self._painter_layer(idx))
+            if wet_levels[i]:
+                before, after = stages[i], stages[i + 1]
+                changed = np.any(before != after, axis=-1, keepdims=True).astype(np.float32)
+                out.append(np.concatenate([after * changed, changed], axis=-1))
+            else:
+                out.append(self._real_layer(idx) if self.real else self._painter_layer(idx))
             brushes = ", ".join(s.brushes[b] for b in np.unique(s.brush_ids[idx]))
             names.append(f"level {int(level)} ({len(idx)} strokes, {int(s.windows[idx[0], 2])} px, {brushes})")
         return out, names
