@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import visible_actions
 
 from brushwork.data.canvases import CONTEXT, sample_canvases, window_of
 from brushwork.data.dataset import StrokeShards
@@ -25,7 +26,6 @@ from brushwork.models.wet_painter import WetPainter, WetPainterConfig
 from brushwork.painting.backends import composite_wet
 from brushwork.painting.canvas import PassGrid, composite_pass, resize_alpha
 from brushwork.train.evaluate import stroke_metrics
-from conftest import visible_actions
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -157,9 +157,7 @@ def paint_strokes(
                     shoot(k, out)
         else:
             inner = [k - lo for k in want if lo < k <= hi]
-            got: list[Tensor] = []
-            out, _ = composite_strokes(out, alpha[lo:hi], acts[lo:hi, A.COLOR], wins[lo:hi], inner,
-                                       lambda k, c: got.append(c.clone()) if k else None)  # fmt: skip
+            out, got = composite_strokes(out, alpha[lo:hi], acts[lo:hi, A.COLOR], wins[lo:hi], inner)
             for k, c in zip(inner, got, strict=True):
                 shoot(lo + k, c)
         lo = hi
