@@ -147,8 +147,13 @@ class FrameStepper:
             from brushwork import actions as A
             from brushwork.engine import EngineCanvas
 
+            from brushwork.painting.backends import is_wet
+
             canvas = EngineCanvas(w, h, None, s.background)
-            canvas.composite(init_coverage, init.actions[:, A.COLOR])
+            if any(is_wet(b) for b in init.brushes):  # wet strokes paint over what is under them
+                canvas.paint(init.actions, init.windows, init.stroke_brushes())
+            else:
+                canvas.composite(init_coverage, init.actions[:, A.COLOR])
             result, image, cov = init, canvas.image(), init_coverage
         n_new = len(result) - len(kept)
         ids = np.concatenate([state.ids[kept], np.arange(state.next_id, state.next_id + n_new, dtype=np.int64)])

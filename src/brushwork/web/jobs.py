@@ -111,7 +111,14 @@ def find_brushes(painters: str | Path | None = None) -> dict[str, BrushChoice]:
 
     A request can only name one of these keys: no path from a request ever reaches the file system.
     """
-    choices = {b: BrushChoice(b, b, b) for b in shipped_brushes()}
+    from brushwork.engine import DEFAULT_BRUSH, resolve_brush
+
+    shipped = shipped_brushes()
+    wet = [b for b in shipped if resolve_brush(b).wet]
+    choices = {b: BrushChoice(b, f"{b} (wet)" if b in wet else b, b) for b in shipped}
+    for b in wet:  # what wet paint is for: block the picture in dry, then blend it wet
+        key = f"{DEFAULT_BRUSH},{b}"
+        choices[key] = BrushChoice(key, f"{DEFAULT_BRUSH}, then {b} (wet)", key)
     if painters is None or not Path(painters).is_dir():
         return choices
     root = Path(painters)
