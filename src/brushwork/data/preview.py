@@ -26,9 +26,17 @@ def stroke_grid(strokes: np.ndarray, columns: int | None = None, pad: int = 2) -
 
 
 def preview_dataset(folder: str | os.PathLike, out: str | os.PathLike, count: int = 64, scale: int = 2) -> Path:
-    """Save a grid of the first `count` strokes of the first shard as a PNG, `scale` x enlarged."""
+    """Save a grid of the first `count` strokes of the first shard as a PNG, `scale` x enlarged.
+
+    A wet brush's strokes come in pairs: the canvas, then the window after the stroke over it.
+    """
     shard = load_shard(shard_files(folder)[0])
-    grid = stroke_grid(shard["strokes"][:count])
+    strokes = shard["strokes"][:count]
+    if "canvases" in shard:
+        pairs = np.stack([shard["canvases"][: len(strokes)], strokes], axis=1)  # (n, 2, 64, 64, 3)
+        grid = stroke_grid(pairs.reshape(-1, *strokes.shape[1:]), columns=2 * math.ceil(math.sqrt(len(strokes))))
+    else:
+        grid = stroke_grid(strokes)
     img = Image.fromarray(grid)
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)

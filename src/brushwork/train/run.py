@@ -125,6 +125,9 @@ def run_training(args: argparse.Namespace) -> None:
         if any(item.replace("-", "_").startswith("painter_channels") for item in args.set):
             raise BrushworkError("--init keeps the starting painter's architecture: drop --set painter_channels")
         init, origin = load_init(args.init)
+        if init.wet and not info.wet:
+            raise BrushworkError(f"--init {args.init} is a wet (smudging) brush's painter; {info.name} is dry: "
+                                 "start it from a dry painter")  # fmt: skip
         cfg = cfg.replace(painter_channels=tuple(init.config.channels))
     rank, world = C.setup_distributed()
     run_dir = Path(args.run_dir or f"runs/{slug(info.name)}")

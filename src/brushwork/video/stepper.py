@@ -146,7 +146,6 @@ class FrameStepper:
         else:  # nothing to add: the carried strokes are the painting
             from brushwork import actions as A
             from brushwork.engine import EngineCanvas
-
             from brushwork.painting.backends import is_wet
 
             canvas = EngineCanvas(w, h, None, s.background)
