@@ -192,3 +192,27 @@ def test_ctrl_c_during_dataset_generation_with_workers_is_one_line(tmp_path):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["brushwork: interrupted"], err
+
+
+def test_a_shard_that_would_unpack_to_gigabytes_is_refused_from_its_headers(tmp_path):
+    """A zip bomb: a 1 MB .npz whose header declares 400,000 strokes (4.6 GB) of zeros."""
+    import zipfile
+
+    import numpy as np
+
+    folder = tmp_path / "bomb"
+    folder.mkdir()
+    n = 400_000
+    with zipfile.ZipFile(folder / "shard_00000.npz", "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("strokes.npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": (n, 64, 64, 3)})
+            f.write(bytes(1 << 24))  # 16 MB of the 4.6 GB it declares
+        with zf.open("actions.npy", "w") as f:
+            np.save(f, np.zeros((n, 12)))
+    assert (folder / "shard_00000.npz").stat().st_size < 2 << 20
+    for args in (("dataset", "preview", str(folder), "-o", str(tmp_path / "p.png")),
+                 ("eval", "classic/dry_brush", "--data", str(folder))):  # fmt: skip
+        r = cli(*args)
+        assert r.returncode != 0 and "unpack to 4.6 GB" in r.stderr, r.stderr[-800:]
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert not (tmp_path / "p.png").exists()

@@ -27,6 +27,9 @@ MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
 MAX_DATASET_STROKES = 50_000_000  # strokes in a generated data set (a shipped painter trains on 60,000)
 MAX_SHARD_STROKES = 100_000  # strokes in one shard (~1 GB of 64 px alphas)
 MAX_SHARDS = 100_000  # machines sharing a data set's generation
+# bytes a stroke shard may unpack to, read from its arrays' headers before any is decompressed: a
+# Kaggle shard unpacks to 1.2 GB; an .npz of zeros compresses ~1000x, so a small file could ask for 100s
+MAX_SHARD_BYTES = 4 << 30
 
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "MAX_DATASET_STROKES",
     "MAX_SEED",
     "MAX_SHARDS",
+    "MAX_SHARD_BYTES",
     "MAX_SHARD_STROKES",
     "MAX_STEPS",
     "MAX_THREADS",
