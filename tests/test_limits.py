@@ -441,3 +441,33 @@ def test_bad_python_calls_raise_one_brushwork_error(call, words):
         call()
     assert words in str(e.value) and "\n" not in str(e.value)
     assert isinstance(e.value, ValueError)
+
+
+def test_render_refuses_a_canvas_over_the_address_space_limit_before_work(tmp_path):
+    """`ulimit -v 3 GB`: an 8192 px render needs 2.5 GB of canvas arrays on top of the interpreter."""
+    import resource
+
+    path = strokes_file(tmp_path, [{"level": 0, "window": [0, 0, 32], "action": [0.5] * 12}])
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3_000_000_000, 3_000_000_000))
+
+    r = cli("render", str(path), "-o", str(tmp_path / "x.png"), "--size", "8192", preexec_fn=limit)
+    one_line(r, "8192x8192 canvas needs", "GB are free")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_stroke_far_larger_than_the_canvas_keeps_only_the_canvas_tiles():
+    from brushwork.engine import EngineCanvas
+    from brushwork.engine.libmypaint import TILE
+
+    action = np.array([[1.0, 1.0, 0.5, 0.5, 0.9, 0.9, 0.2, 0.3, 0.4, 0.1, 0.1, 1.0]])
+    canvas = EngineCanvas(96, 80, "classic/dry_brush")
+    (x, y, alpha), = canvas.alphas(action, np.array([[-96.0, -80.0, 192.0]]))  # a window twice the canvas
+    assert 0 <= x and 0 <= y and x + alpha.shape[1] <= 2 * TILE and y + alpha.shape[0] <= 2 * TILE
+    assert alpha.max() > 0.5
+    # the paint on the canvas is the same as without the clip
+    from brushwork.engine import stroke_alphas
+
+    (x2, y2, full), = stroke_alphas(action, np.array([[-96.0, -80.0, 192.0]]), "classic/dry_brush")
+    np.testing.assert_array_equal(full[y - y2 : y - y2 + 80 - y, x - x2 : x - x2 + 96 - x], alpha[: 80 - y, : 96 - x])

@@ -32,7 +32,32 @@ MAX_SHARDS = 100_000  # machines sharing a data set's generation
 MAX_SHARD_BYTES = 4 << 30
 
 
+
+
+def available_memory() -> int:
+    """Bytes this process can still allocate: the system's MemAvailable (free memory plus what the page
+    cache would give back), and under an address-space limit (`ulimit -v`) what is left of it."""
+    import resource
+
+    free = 1 << 62
+    try:
+        with open("/proc/meminfo") as f:
+            free = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, ValueError, StopIteration):
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        try:
+            with open("/proc/self/status") as f:
+                used = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+        except (OSError, ValueError, StopIteration):
+            used = 0
+        free = min(free, max(0, soft - used))
+    return free
+
+
 __all__ = [
+    "available_memory",
     "MAX_CLIP_FRAMES",
     "MAX_DATASET_STROKES",
     "MAX_SEED",

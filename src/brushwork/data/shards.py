@@ -117,7 +117,7 @@ def load_shard(path: str | os.PathLike) -> dict[str, np.ndarray]:
 def _check_unpacked_size(path: Path, z: np.lib.npyio.NpzFile) -> None:
     """Refuse a shard whose arrays would unpack to more than MAX_SHARD_BYTES or the free memory,
     from their .npy headers alone, before anything is decompressed (a zip bomb stays a small file)."""
-    from brushwork.limits import MAX_SHARD_BYTES
+    from brushwork.limits import MAX_SHARD_BYTES, available_memory
 
     total = 0
     for key in z.files:
@@ -128,19 +128,10 @@ def _check_unpacked_size(path: Path, z: np.lib.npyio.NpzFile) -> None:
             read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             shape, _, dtype = read(f)
         total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-    limit = min(MAX_SHARD_BYTES, _free_memory())
+    limit = min(MAX_SHARD_BYTES, available_memory())
     if total > limit:
         raise BrushworkError(f"{path}: its arrays unpack to {total / 2**30:.1f} GB; brushwork reads shards of up "
                              f"to {limit / 2**30:.1f} GB here (split it into smaller shards)")  # fmt: skip
-
-
-def _free_memory() -> int:
-    """Bytes the system can give (MemAvailable), or a large number where /proc/meminfo is missing."""
-    try:
-        with open("/proc/meminfo") as f:
-            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
-    except (OSError, ValueError, StopIteration):
-        return 1 << 62
 
 
 def write_shard(path: str | os.PathLike, strokes: np.ndarray, actions: np.ndarray, alphas: np.ndarray,

@@ -162,7 +162,7 @@ def render(
     acts = A.check_actions(actions)
     if isinstance(size, bool) or not isinstance(size, int | np.integer) or not 8 <= size <= MAX_CANVAS:
         raise BrushworkError(f"size must be an integer from 8 to {MAX_CANVAS} px, got {size!r}")
-    _check_memory(size * len(acts), size)  # the (N, size, size, 4) result
+    _check_memory(size * len(acts), size, 4 * 4)  # the (N, size, size, 4) result
     info = require_learnable(_brush_info(brush))  # erasing or colour-shifting brushes are refused
     out = np.empty((len(acts), size, size, 4), dtype=np.float32)
     with _scratch_surface() as surface:
@@ -214,18 +214,23 @@ def render_over(
     return out
 
 
-def _check_memory(width: int, height: int) -> None:
-    """Refuse a canvas whose arrays (the painting and an RGB copy, float32) would not fit in free memory."""
-    need = width * height * 4 * (4 + 3)
-    try:  # MemAvailable: free memory plus what the page cache would give back
-        with open("/proc/meminfo") as f:
-            free = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
-    except (OSError, ValueError, StopIteration):
-        return
+# float32 bytes per canvas px a painting holds at its peak: the premultiplied painting (4), its RGB image
+# (3), one stroke's coverage read back (1, a stroke may cover the canvas) and its 15-bit tiles (2)
+CANVAS_BYTES_PER_PX = 4 * (4 + 3 + 1 + 2)
+
+
+def _check_memory(width: int, height: int, per_px: int = CANVAS_BYTES_PER_PX) -> None:
+    """Refuse, before any work, a canvas whose arrays would not fit in the memory this process can get."""
+    from brushwork.limits import available_memory
+
+    need, free = width * height * per_px, available_memory()
     if need > free:
         raise BrushworkError(
             f"a {width}x{height} canvas needs {need / 2**30:.1f} GB and {free / 2**30:.1f} GB are free; paint smaller"
         )
+
+
+PAINT_CHUNK = 256  # strokes whose coverage `EngineCanvas.paint` holds at once
 
 
 class EngineCanvas:
@@ -276,12 +281,12 @@ class EngineCanvas:
 
         `windows` (N, 3) are (x0, y0, w) on the unscaled canvas; `brushes` one brush per stroke
         (default: the canvas's brush). A box covers every tile the stroke touched, so it holds all of
-        its paint; boxes may reach outside the canvas.
+        its paint on this canvas (boxes are cropped to it).
         """
         win = np.asarray(windows, np.float64).reshape(-1, 3) * self.scale
         if brushes is None and self.info is None:
             raise ValueError("this canvas has no brush of its own: give one brush per stroke")
-        return stroke_alphas(actions, win, self.info if brushes is None else brushes)
+        return stroke_alphas(actions, win, self.info if brushes is None else brushes, clip=(self.width, self.height))
 
     def composite(self, boxes: list[tuple[int, int, np.ndarray]], colors: np.ndarray) -> None:
         """Paint coverages (from `alphas`) with colours (N, 3) in [0, 1] over the painting, in order."""
@@ -317,8 +322,10 @@ class EngineCanvas:
                 hi += 1
             if infos[lo].wet:
                 self._paint_wet(infos[lo:hi], acts[lo:hi], win[lo:hi])
-            else:
-                self.composite(self.alphas(acts[lo:hi], win[lo:hi], infos[lo:hi]), acts[lo:hi, A.COLOR])
+            else:  # in chunks: the coverages of a chunk are held at once, not a whole painting's
+                for a in range(lo, hi, PAINT_CHUNK):
+                    b = min(a + PAINT_CHUNK, hi)
+                    self.composite(self.alphas(acts[a:b], win[a:b], infos[a:b]), acts[a:b, A.COLOR])
             lo = hi
 
     def _paint_wet(self, infos: list[BrushInfo], actions: np.ndarray, windows: np.ndarray) -> None:
@@ -380,10 +387,13 @@ def render_canvas(
     return canvas.image()
 
 
-def stroke_alphas(actions: np.ndarray, windows: np.ndarray, brush: BrushSpec) -> list[tuple[int, int, np.ndarray]]:
+def stroke_alphas(actions: np.ndarray, windows: np.ndarray, brush: BrushSpec,
+                  clip: tuple[int, int] | None = None) -> list[tuple[int, int, np.ndarray]]:  # fmt: skip
     """Each stroke's real coverage, painted alone: [(x, y, alpha (h, w) float32), ...] in canvas px.
 
-    `brush` is one brush for all strokes or a list with one brush per stroke.
+    `brush` is one brush for all strokes or a list with one brush per stroke. `clip` (width, height):
+    keep only the paint on that canvas (the boxes are then cropped to it), which bounds the memory a
+    stroke with a window larger than the canvas takes.
 
     A stroke's box is the bounding box of its paint (found from the 64 px tiles it touched, so it holds
     all of it whatever the brush's reach); boxes may reach outside the canvas (crop them). With normal blending
@@ -396,21 +406,24 @@ def stroke_alphas(actions: np.ndarray, windows: np.ndarray, brush: BrushSpec) ->
         raise BrushworkError(f"windows must have shape ({len(acts)}, 3): x, y, size per stroke; got {win.shape}")
     infos = _stroke_infos(brush, len(acts))
     with _scratch_surface() as surface:
-        return [_coverage(surface, info, action, x0, y0, w)
+        return [_coverage(surface, info, action, x0, y0, w, clip)
                 for info, action, (x0, y0, w) in zip(infos, acts, win, strict=True)]  # fmt: skip
 
 
 def _coverage(surface: Surface, info: BrushInfo, action: np.ndarray, x0: float, y0: float,
-              w: float) -> tuple[int, int, np.ndarray]:  # fmt: skip
-    """One stroke painted alone: (x, y, alpha (h, w)) cropped to its paint (an empty box if none)."""
+              w: float, clip: tuple[int, int] | None = None) -> tuple[int, int, np.ndarray]:  # fmt: skip
+    """One stroke painted alone: (x, y, alpha (h, w)) cropped to its paint (an empty box if none),
+    and to the canvas `clip` (width, height) if given."""
     surface.clear()
+    if clip is not None:
+        surface.clip = (0, 0, -(-clip[0] // TILE), -(-clip[1] // TILE))
     _draw(info, surface, action, x0, y0, w)
     if not surface.tiles:  # nothing painted (e.g. zero pressure)
         return 0, 0, np.zeros((0, 0), np.float32)
     tx = [k[0] for k in surface.tiles]
     ty = [k[1] for k in surface.tiles]
     x, y = min(tx) * TILE, min(ty) * TILE
-    alpha = surface.read(x, y, (max(tx) + 1) * TILE - x, (max(ty) + 1) * TILE - y)[..., 3]
+    alpha = surface.read(x, y, (max(tx) + 1) * TILE - x, (max(ty) + 1) * TILE - y, slice(3, 4))[..., 0]
     rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
     if not len(rows):
         return 0, 0, np.zeros((0, 0), np.float32)

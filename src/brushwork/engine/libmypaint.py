@@ -114,6 +114,11 @@ class Surface:
 
     def __init__(self) -> None:
         self.fill = None
+        # (tx0, ty0, tx1, ty1): tiles outside this range are not kept (one scratch tile takes their
+        # paint), for strokes whose paint off the canvas is thrown away: a stroke's window may be
+        # twice the canvas, and keeping every tile it touches cost GBs
+        self.clip: tuple[int, int, int, int] | None = None
+        self._scratch = np.zeros((TILE, TILE, 4), dtype=np.uint16)
         self._lib = lib()
         self._mem = ctypes.create_string_buffer(_SURFACE2_BYTES)
         self.ptr = ctypes.addressof(self._mem)
@@ -129,6 +134,10 @@ class Surface:
         req = request_p.contents
         key = (req.tx, req.ty)
         tile = self.tiles.get(key)
+        c = self.clip
+        if tile is None and c is not None and not (c[0] <= req.tx < c[2] and c[1] <= req.ty < c[3]):
+            req.buffer = self._scratch.ctypes.data_as(ctypes.POINTER(ctypes.c_uint16))
+            return
         if tile is None:
             made = self.fill(*key) if self.fill is not None else None
             tile = np.zeros((TILE, TILE, 4), dtype=np.uint16) if made is None else np.array(made, np.uint16)
@@ -157,10 +166,11 @@ class Surface:
     def clear(self) -> None:
         self.tiles.clear()
         self.fill = None
+        self.clip = None
 
-    def read(self, x0: int, y0: int, width: int, height: int) -> np.ndarray:
-        """Premultiplied RGBA of a rectangle as float32 (height, width, 4) in [0, 1]."""
-        out = np.zeros((height, width, 4), dtype=np.float32)
+    def read(self, x0: int, y0: int, width: int, height: int, channels: slice = slice(0, 4)) -> np.ndarray:
+        """Premultiplied RGBA of a rectangle as float32 (height, width, 4) in [0, 1] (or `channels` of it)."""
+        out = np.zeros((height, width, len(range(4)[channels])), dtype=np.float32)
         tiles = self.tiles.items()
         if self.fill is not None:  # tiles never requested are still the fill's
             keys = [(tx, ty) for ty in range(y0 // TILE, -(-(y0 + height) // TILE))
@@ -173,7 +183,7 @@ class Surface:
             cx1, cy1 = min(ax0 + TILE, x0 + width), min(ay0 + TILE, y0 + height)
             if cx0 >= cx1 or cy0 >= cy1:
                 continue
-            out[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = tile[cy0 - ay0 : cy1 - ay0, cx0 - ax0 : cx1 - ax0]
+            out[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = tile[cy0 - ay0 : cy1 - ay0, cx0 - ax0 : cx1 - ax0, channels]
         out *= 1.0 / ONE
         return out
 
