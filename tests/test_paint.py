@@ -344,3 +344,18 @@ def test_time_budget_is_kept(photo):
     p = paint(photo, strokes=40, size=64, time_budget=2.0, painter=Painter.from_pretrained(PAINTER), progress=False)
     assert p.timings["paint"] < 2 * 2.0 + 4.0  # the last level's placement and painting come on top (and noise)
     assert all(lv["steps"] >= 1 for lv in p.levels)
+
+
+def test_few_strokes_cover_the_canvas_before_detail():
+    """A small time budget plans ~150 strokes: the shares alone gave 60 % of them to 32 px strokes and
+    left a quarter of the canvas as flat ground; the coarse levels now get enough to cover it first."""
+    from brushwork.painting.config import PaintConfig
+    from brushwork.painting.plan import COVER_PER_CELL, plan_levels
+
+    few = plan_levels(512, 512, 156, PaintConfig())
+    assert [(lv.window, lv.strokes) for lv in few][:2] == [(256, 4 * COVER_PER_CELL), (128, 16 * COVER_PER_CELL)]
+    assert sum(lv.strokes for lv in few) == 156
+    # the default plans already cover: unchanged
+    assert [(lv.window, lv.strokes) for lv in plan_levels(512, 512, 1000, PaintConfig())] == \
+        [(256, 44), (128, 104), (64, 251), (32, 601)]  # fmt: skip
+    assert [lv.strokes for lv in plan_levels(512, 512, 10, PaintConfig())] == [10]

@@ -85,12 +85,32 @@ def plan_levels(
     wins = level_windows(height, width, config)
     if max_window is not None:
         wins = [w for w in wins if w[0] <= max_window] or wins[-1:]
-    counts = split(strokes, [share for _, _, share in wins])
+    counts = cover_first(split(strokes, [share for _, _, share in wins]), [w for w, _, _ in wins], height * width)
     levels: list[Level] = []
     for (win, m, _), n in zip(wins, counts, strict=True):
         if n > 0:
             levels.append(Level(first_index + len(levels), win, m, n, steps or config.level_steps))
     return levels
+
+
+COVER_PER_CELL = 3  # strokes per window-sized cell of the canvas that cover it (a stroke is a curve in its window)
+
+
+def cover_first(counts: list[int], windows: list[int], area: int) -> list[int]:
+    """Strokes per level, coarse to fine, moved from the finest levels to the coarser ones until each
+    coarser level has COVER_PER_CELL strokes per window-sized cell of the canvas, as far as they go.
+
+    A painting covers the canvas before it adds detail: with few strokes (a small time budget) the
+    shares put most of them in the finest level, whose small strokes left the ground showing. The
+    default plans give every level more than this already, so they do not change.
+    """
+    out = list(counts)
+    for i in range(len(out) - 1):
+        need = math.ceil(COVER_PER_CELL * area / windows[i] ** 2)
+        for j in range(len(out) - 1, i, -1):  # take from the finest level first
+            take = min(max(0, need - out[i]), out[j])
+            out[i], out[j] = out[i] + take, out[j] - take
+    return out
 
 
 def assign_brushes(levels: list[Level], brushes: tuple[str, ...] | list[str]) -> list[Level]:
@@ -118,4 +138,4 @@ def check_brush_count(brushes: int, levels: int) -> None:
         )
 
 
-__all__ = ["Level", "assign_brushes", "check_brush_count", "level_windows", "plan_levels", "split"]
+__all__ = ["Level", "assign_brushes", "check_brush_count", "cover_first", "level_windows", "plan_levels", "split"]
