@@ -471,3 +471,15 @@ def test_a_stroke_far_larger_than_the_canvas_keeps_only_the_canvas_tiles():
 
     (x2, y2, full), = stroke_alphas(action, np.array([[-96.0, -80.0, 192.0]]), "classic/dry_brush")
     np.testing.assert_array_equal(full[y - y2 : y - y2 + 80 - y, x - x2 : x - x2 + 96 - x], alpha[: 80 - y, : 96 - x])
+
+
+def test_more_strokes_than_a_small_canvas_holds_are_refused_before_work(tmp_path, small_photo):
+    """One stroke per 4 canvas px at most: 1,100 strokes on 64 x 64 px (1,024 allowed) is a file nobody
+    painted; 200,000 were minutes of engine time."""
+    many = strokes_file(tmp_path, [{"level": 0, "window": [0, 0, 16], "action": [0.5] * 12}] * 1100)
+    one_line(cli("render", str(many), "-o", str(tmp_path / "x.png")), "1100 strokes on a 64x64 canvas", "1,024")
+    one_line(cli("paint", str(small_photo), "--init", str(many), "-o", str(tmp_path / "out"), "--size", "64"),
+             "1100 strokes")  # fmt: skip
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "out").exists()
+    fine = strokes_file(tmp_path, [{"level": 0, "window": [0, 0, 16], "action": [0.5] * 12}] * 1000, "ok.json")
+    assert cli("render", str(fine), "-o", str(tmp_path / "y.png")).returncode == 0

@@ -68,7 +68,14 @@ from brushwork.actions import (
 )
 from brushwork.errors import BrushworkError
 from brushwork.io import atomic_write, write_text_atomic
-from brushwork.limits import MAX_CANVAS, MAX_LEVEL, MAX_STROKES, MAX_WINDOW_PER_CANVAS
+from brushwork.limits import (
+    MAX_CANVAS,
+    MAX_LEVEL,
+    MAX_STROKES,
+    MAX_STROKES_PER_PX,
+    MAX_WINDOW_PER_CANVAS,
+    MIN_STROKES_LIMIT,
+)
 
 SCHEMA = "brushwork.strokes"
 VERSION = 2  # the newest schema version this code reads and the one it writes (2: a brush per stroke)
@@ -223,6 +230,10 @@ class StrokeList:
             raise ValueError(f"{len(self)} strokes is more than the limit of {MAX_STROKES}")
         if max(self.width, self.height) > MAX_CANVAS:
             raise ValueError(f"canvas {self.width}x{self.height} is larger than the limit of {MAX_CANVAS} px")
+        most = max(MIN_STROKES_LIMIT, int(MAX_STROKES_PER_PX * self.width * self.height))
+        if len(self) > most:
+            raise ValueError(f"{len(self)} strokes on a {self.width}x{self.height} canvas: at most {most:,} fit "
+                             "(one per 4 px); paint a larger canvas")  # fmt: skip
         if len(self):
             x, y, w = (self.windows[:, k].astype(np.float64) for k in range(3))
             long = max(self.width, self.height)
