@@ -8,10 +8,10 @@ from __future__ import annotations
 MAX_CANVAS = 8192  # px, long side of a canvas or render: beyond this one RGBA float canvas is > 1 GB
 MIN_WINDOW = 8  # px: below this a stroke is a smudge of a few pixels
 MAX_STROKES = 200_000  # strokes in a painting or strokes file: ~10 min of engine time, ~100 MB of arrays
-# and at most one stroke per 4 canvas px (or 1,000): 200,000 strokes on a 64 px canvas are minutes of
+# and at most one stroke per canvas px (or 10,000): 200,000 strokes on a 64 px canvas are minutes of
 # engine time for 4,096 px; paintings use ~1 per 130 px (2,000 at 512 px), posters ~1 per 260
-MAX_STROKES_PER_PX = 0.25
-MIN_STROKES_LIMIT = 1_000
+MAX_STROKES_PER_PX = 1.0
+MIN_STROKES_LIMIT = 10_000
 # A stroke's window may be at most this many times the canvas's long side, and must overlap the
 # canvas: libmypaint's work grows with the window's area, and strokes far off the canvas paint nothing.
 MAX_WINDOW_PER_CANVAS = 2.0

@@ -233,7 +233,7 @@ class StrokeList:
         most = max(MIN_STROKES_LIMIT, int(MAX_STROKES_PER_PX * self.width * self.height))
         if len(self) > most:
             raise ValueError(f"{len(self)} strokes on a {self.width}x{self.height} canvas: at most {most:,} fit "
-                             "(one per 4 px); paint a larger canvas")  # fmt: skip
+                             "(one per px); paint a larger canvas")  # fmt: skip
         if len(self):
             x, y, w = (self.windows[:, k].astype(np.float64) for k in range(3))
             long = max(self.width, self.height)
