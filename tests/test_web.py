@@ -203,8 +203,14 @@ def test_healthz_page_and_options(server: Server) -> None:
         assert status == 200 and b"http://" not in text and b"https://" not in text, name  # nothing from elsewhere
     assert b"http://" not in page and b"https://" not in page
     options = get_json(server, "/api/options")
-    assert "classic/dry_brush" in [b["key"] for b in options["brushes"]]
+    labels = {b["key"]: b["label"] for b in options["brushes"]}
+    assert labels["classic/dry_brush"] == "Dry brush (classic)"  # a name a person reads, not the raw key
+    assert labels["kaerhon_v1/wet_paint_sm"] == "Wet paint sm (kaerhon_v1), wet"
+    assert labels["classic/dry_brush,kaerhon_v1/wet_paint_sm"].startswith("Dry brush (classic), then")
     assert "castle.png" in options["examples"]
+    for path in ("/favicon.ico", "/static/favicon.svg"):
+        status, headers, icon = request(server, "GET", path)
+        assert status == 200 and headers["content-type"].startswith("image/svg+xml") and icon.startswith(b"<svg")
     assert options["limits"]["upload_bytes"] == UPLOAD_LIMIT
 
 

@@ -75,7 +75,8 @@ from brushwork.web.jobs import (
 )
 
 STATIC = Path(__file__).resolve().parent / "static"
-PAGE_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+PAGE_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8",
+              "favicon.svg": "image/svg+xml"}
 EXAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MEDIA_TYPES = {
     ".png": "image/png", ".json": "application/json", ".svg": "image/svg+xml", ".gif": "image/gif",
@@ -127,6 +128,11 @@ async def static(request: Request) -> Response:
     if name not in PAGE_FILES:
         return not_found()
     return FileResponse(STATIC / name, media_type=PAGE_FILES[name])
+
+
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico whatever the page says: the page's SVG icon."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
 
 async def healthz(request: Request) -> Response:
@@ -403,6 +409,7 @@ ROUTES = [
     Route("/", page),
     Route("/static/{name}", static),
     Route("/healthz", healthz),
+    Route("/favicon.ico", favicon),
     Route("/api/options", options),
     Route("/api/examples/{name}", example),
     Route("/api/jobs", start_job, methods=["POST"]),

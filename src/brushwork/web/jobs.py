@@ -115,10 +115,10 @@ def find_brushes(painters: str | Path | None = None) -> dict[str, BrushChoice]:
 
     shipped = shipped_brushes()
     wet = [b for b in shipped if resolve_brush(b).wet]
-    choices = {b: BrushChoice(b, f"{b} (wet)" if b in wet else b, b) for b in shipped}
+    choices = {b: BrushChoice(b, brush_label(b) + (", wet" if b in wet else ""), b) for b in shipped}
     for b in wet:  # what wet paint is for: block the picture in dry, then blend it wet
         key = f"{DEFAULT_BRUSH},{b}"
-        choices[key] = BrushChoice(key, f"{DEFAULT_BRUSH}, then {b} (wet)", key)
+        choices[key] = BrushChoice(key, f"{brush_label(DEFAULT_BRUSH)}, then {brush_label(b)}, wet", key)
     if painters is None or not Path(painters).is_dir():
         return choices
     root = Path(painters)
@@ -129,6 +129,13 @@ def find_brushes(painters: str | Path | None = None) -> dict[str, BrushChoice]:
             rel = path.relative_to(root).as_posix()
             choices[f"file:{rel}"] = BrushChoice(f"file:{rel}", f"{brush} ({root.name}/{rel})", brush, str(path))
     return choices
+
+
+def brush_label(name: str) -> str:
+    """A brush's name as a person reads it: "classic/dry_brush" -> "Dry brush (classic)"."""
+    group, _, base = name.rpartition("/")
+    words = base.replace("_", " ").replace("-", " ").strip() or name
+    return f"{words[0].upper()}{words[1:]}" + (f" ({group})" if group else "")
 
 
 def painter_brush(path: Path) -> str | None:
