@@ -186,3 +186,23 @@ def test_painting_with_a_wet_brush_in_the_list_is_its_strokes_rendered(tmp_path)
 
     assert np.array_equal(np.asarray(Image.open(out / "painting.png")), np.asarray(Image.open(tmp_path / "again.png")))
     assert (out / "painting.ora").stat().st_size > 0
+
+
+def test_a_film_painted_dry_then_wet_goes_on_wet_and_each_frame_is_its_strokes(tmp_path, clip):
+    """Later frames add strokes at the finest levels only: they take those levels' brush (the wet one);
+    a brush list used to fail there ("2 brushes for a painting of 1 level")."""
+    out = tmp_path / "film"
+    r = cli("paint", str(clip), "-o", str(out), "--brush", f"{DRY},{SHIPPED_WET[0]}", "--strokes", "120",
+            "--steps", "3", "--frames", "0:4", "--quiet")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    frames = sorted((out / "strokes").iterdir())
+    assert len(frames) == 4
+    from brushwork.painting.strokes_files import load
+
+    assert SHIPPED_WET[0] in load(frames[-1]).brushes
+    r = cli("render", str(frames[-1]), "-o", str(tmp_path / "last.png"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    from PIL import Image
+
+    png = sorted((out / "frames").iterdir())[-1]
+    assert np.array_equal(np.asarray(Image.open(png)), np.asarray(Image.open(tmp_path / "last.png")))

@@ -29,6 +29,7 @@ each stroke records its brush (`StrokeList.brush_ids`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -48,7 +49,7 @@ from brushwork.painting.backends import EngineBackend, NeuralBackend, engine_ava
 from brushwork.painting.config import DEFAULT_STROKES, PaintConfig, split_brushes
 from brushwork.painting.losses import build_loss
 from brushwork.painting.optimise import LevelOptimiser
-from brushwork.painting.plan import assign_brushes, plan_levels
+from brushwork.painting.plan import assign_brushes, level_windows, plan_levels
 from brushwork.painting.result import Painting
 from brushwork.painting.schedule import LevelClock, Progress, measure_unit, plan_for_budget, split_budget, stroke_cost
 from brushwork.painting.strokes import StrokeList
@@ -169,8 +170,16 @@ class PaintPipeline:
             cfg = cfg.updated(level_steps=steps)
         else:
             strokes = cfg.strokes if cfg.strokes is not None else DEFAULT_STROKES
-        levels = assign_brushes(plan_levels(h, w, strokes, cfg, cfg.steps, first_index=first, max_window=finest),
-                                self.brushes)  # fmt: skip
+        levels = plan_levels(h, w, strokes, cfg, cfg.steps, first_index=first, max_window=finest)
+        if finest is not None and len(self.brushes) > len(levels):
+            # continuing (a film's next frame) adds only the finest levels: each gets the brush its
+            # window has in a fresh painting's plan (a film painted dry-then-wet goes on wet)
+            windows = [win for win, _, _ in level_windows(h, w, cfg)]
+            k = len(self.brushes)
+            by_window = {win: self.brushes[i * k // len(windows)] for i, win in enumerate(windows)}
+            levels = [dataclasses.replace(lv, brush=by_window.get(lv.window, self.brushes[-1])) for lv in levels]
+        else:
+            levels = assign_brushes(levels, self.brushes)
         budget_left = None if cfg.time_budget is None else cfg.time_budget - (time.perf_counter() - t_plan)
 
         # 5. the levels
