@@ -40,11 +40,15 @@ def slug(spec: str) -> str:
 
 
 def figure(path: str, photos: list[Path], specs: list[str]) -> None:
-    """The newest painting of each (photo, list) beside the photo, titled with its row's figures."""
+    """The newest painting of each (photo, list) beside the photo, titled with its row's figures (the
+    lists painted for all of `photos`)."""
     rows = {}
     for line in RESULTS.read_text().splitlines():
         r = json.loads(line)
         rows[(r["photo"], r["brush"])] = r
+    # the lists painted for every one of these photos
+    specs = [sp for sp in specs if all((ph.name, sp) in rows and (PAINTINGS / ph.stem / f"{slug(sp)}.png").exists()
+                                       for ph in photos)]  # fmt: skip
     cols = len(specs) + 1
     fig, axes = plt.subplots(len(photos), cols, figsize=(2.6 * cols, 2.5 * len(photos)), squeeze=False)
     for ax_row, photo in zip(axes, photos, strict=True):
