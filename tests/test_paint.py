@@ -163,6 +163,12 @@ def test_plan_levels():
     assert all(8 <= lv.window <= 64 for lv in small) and small[-1].factor == 1
     more = plan_levels(384, 512, 100, cfg, max_window=64, first_index=4)  # continuing: detail only
     assert [lv.window for lv in more] == [64, 32] and more[0].index == 4 and sum(lv.strokes for lv in more) == 100
+    # a budget's few strokes cover the canvas first: coarse levels get COVER_PER_CELL a cell, the finest
+    # level gives at most half of its strokes; a user's count keeps the shares
+    few, covered = plan_levels(384, 512, 300, cfg), plan_levels(384, 512, 300, cfg, cover=True)
+    assert sum(lv.strokes for lv in covered) == 300 and [lv.window for lv in covered] == [256, 128, 64, 32]
+    assert covered[2].strokes >= 144 > few[2].strokes and covered[-1].strokes >= few[-1].strokes // 2
+    assert [lv.strokes for lv in plan_levels(384, 512, 1000, cfg, cover=True)] == [lv.strokes for lv in levels]
 
 
 # -- painting ------------------------------------------------------------------------------------------

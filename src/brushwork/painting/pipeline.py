@@ -165,12 +165,14 @@ class PaintPipeline:
         t_plan = time.perf_counter()
         first = int(painting.levels.max()) + 1 if len(painting) else 0
         finest = int(round(float(painting.windows[:, 2].min()))) if len(painting) else None
-        if cfg.strokes is None and cfg.time_budget is not None:  # a budget alone: the cost model plans
+        by_budget = cfg.strokes is None and cfg.time_budget is not None
+        if by_budget:  # a budget alone: the cost model plans
             strokes, steps = plan_for_budget(h, w, 0.9 * cfg.time_budget, cfg, self.unit(), backend.real)
             cfg = cfg.updated(level_steps=steps)
         else:
             strokes = cfg.strokes if cfg.strokes is not None else DEFAULT_STROKES
-        levels = plan_levels(h, w, strokes, cfg, cfg.steps, first_index=first, max_window=finest)
+        levels = plan_levels(h, w, strokes, cfg, cfg.steps, first_index=first, max_window=finest,
+                             cover=by_budget and finest is None)  # fmt: skip
         if finest is not None and len(self.brushes) > len(levels):
             # continuing (a film's next frame) adds only the finest levels: each gets the brush its
             # window has in a fresh painting's plan (a film painted dry-then-wet goes on wet)

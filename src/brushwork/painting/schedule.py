@@ -68,9 +68,8 @@ def strokes_for_budget(height: int, width: int, seconds: float, config: PaintCon
     """The largest stroke count whose default plan is predicted to take at most `seconds` (at least 1)."""
 
     def predicted(n: int) -> float:
-        return sum(
-            level_seconds(lv, height, width, unit, config, engine) for lv in plan_levels(height, width, n, config)
-        )
+        levels = plan_levels(height, width, n, config, cover=True)
+        return sum(level_seconds(lv, height, width, unit, config, engine) for lv in levels)
 
     lo, hi = 1, MAX_STROKES
     if predicted(hi) <= seconds:
