@@ -16,6 +16,7 @@ keeps strokes that end up hidden under later ones at their optimised colour.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -41,7 +42,7 @@ def coverage_weights(boxes: list[Box], height: int, width: int) -> tuple[list[Bo
             continue
         ai = a[ya - y : yb - y, xa - x : xb - x].astype(np.float64)
         t = trans[ya:yb, xa:xb]
-        w = ai * t
+        w = (ai * t).astype(np.float32)  # kept in float32: a level's weights are most of the refit's memory
         rows, cols = np.flatnonzero(w.max(axis=1) > 1e-6), np.flatnonzero(w.max(axis=0) > 1e-6)
         if len(rows):
             r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
@@ -63,34 +64,60 @@ def _dense_gram(weights: list[Box | None]) -> np.ndarray:
     y1 = y0 + np.array([weights[i][2].shape[0] for i in live])
     for k, i in enumerate(live):
         xi, yi, wi = weights[i]
-        g[i, i] = float((wi * wi).sum())
+        g[i, i] = float((wi * wi).sum(dtype=np.float64))
         rest = slice(k + 1, None)
         overlap = (x0[rest] < x1[k]) & (x1[rest] > x0[k]) & (y0[rest] < y1[k]) & (y1[rest] > y0[k])
         for m in np.flatnonzero(overlap) + k + 1:
             j = live[m]
             xj, yj, wj = weights[j]
             xa, ya, xb, yb = max(xi, xj), max(yi, yj), min(x1[k], x1[m]), min(y1[k], y1[m])
-            v = float((wi[ya - yi : yb - yi, xa - xi : xb - xi] * wj[ya - yj : yb - yj, xa - xj : xb - xj]).sum())
+            v = float(
+                (wi[ya - yi : yb - yi, xa - xi : xb - xi] * wj[ya - yj : yb - yj, xa - xj : xb - xj]).sum(
+                    dtype=np.float64
+                )
+            )
             g[i, j] = g[j, i] = v
     return g
 
 
-def _sparse_w(weights: list[Box | None], height: int, width: int) -> Tensor:
-    """W (N, H*W) sparse COO: row i holds w_i at its pixels."""
-    rows, cols, vals = [], [], []
-    for i, box in enumerate(weights):
-        if box is not None:
-            x, y, w = box
-            yy, xx = np.nonzero(w)
+GRAM_BAND_NONZEROS = 1 << 22  # non-zeros of W built at once, a band of canvas rows (~200 MB with the product)
+
+
+def _sparse_gram(weights: list[Box | None], height: int, width: int) -> Tensor:
+    """G = W W^T (N, N) sparse, summed over horizontal bands of the canvas: W (N, pixels) is built for
+    one band at a time (its rows are the strokes' pixels in the band), so memory is the band's W and
+    the product G, never all of W (at 2048 px / 16,000 strokes W alone was gigabytes)."""
+    n = len(weights)
+    live = np.array([i for i, b in enumerate(weights) if b is not None], np.int64)
+    if len(live) == 0:
+        return torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0, dtype=torch.float64),
+                                       (n, n)).to_sparse_csr()  # fmt: skip
+    top = np.array([weights[i][1] for i in live])
+    bottom = top + np.array([weights[i][2].shape[0] for i in live])
+    total = sum(weights[i][2].size for i in live)
+    edges = np.linspace(0, height, max(1, math.ceil(total / GRAM_BAND_NONZEROS)) + 1).round().astype(int)
+    idx_parts, val_parts = [], []
+    for y0, y1 in zip(edges[:-1], edges[1:], strict=True):
+        rows, cols, vals = [], [], []
+        for i in live[(top < y1) & (bottom > y0)]:
+            x, y, w = weights[i]
+            a, b = max(y, y0), min(y + w.shape[0], y1)
+            band = w[a - y : b - y]
+            yy, xx = np.nonzero(band)
             rows.append(np.full(len(yy), i))
-            cols.append((yy + y) * width + (xx + x))
-            vals.append(w[yy, xx])
-    if rows:
+            cols.append((yy + a - y0) * width + (xx + x))
+            vals.append(band[yy, xx].astype(np.float64))
+        if not rows:
+            continue
         idx = torch.from_numpy(np.stack([np.concatenate(rows), np.concatenate(cols)]))
-        val = torch.from_numpy(np.concatenate(vals))
-    else:
-        idx, val = torch.zeros(2, 0, dtype=torch.long), torch.zeros(0, dtype=torch.float64)
-    return torch.sparse_coo_tensor(idx, val, (len(weights), height * width), check_invariants=False).coalesce()
+        big_w = torch.sparse_coo_tensor(idx, torch.from_numpy(np.concatenate(vals)), (n, (y1 - y0) * width),
+                                        check_invariants=False).coalesce()  # fmt: skip
+        del idx, rows, cols, vals
+        g = torch.sparse.mm(big_w, big_w.t().coalesce()).coalesce()
+        idx_parts.append(g.indices())
+        val_parts.append(g.values())
+    g = torch.sparse_coo_tensor(torch.cat(idx_parts, 1), torch.cat(val_parts), (n, n)).coalesce()
+    return g.to_sparse_csr()
 
 
 def gram(weights: list[Box | None], height: int, width: int) -> Tensor:
@@ -98,14 +125,31 @@ def gram(weights: list[Box | None], height: int, width: int) -> Tensor:
 
     Up to DENSE_GRAM strokes a dense matrix from the boxes' overlaps (a level of large strokes: 87
     strokes of 256 px, 0.1 s); beyond, a sparse product in CSR (4000 small strokes: 0.3 s, where the
-    pairwise loop took 0.9 s and dense products 1.1 s per 100 iterations, CSR's 0.05 s).
+    pairwise loop took 0.9 s and dense products 1.1 s per 100 iterations, CSR's 0.05 s), built band by
+    band (`_sparse_gram`).
     """
     if len(weights) <= DENSE_GRAM:
         return torch.from_numpy(_dense_gram(weights))
     with warnings.catch_warnings():  # torch calls sparse CSR "beta"; its products are 15x faster than COO's
         warnings.simplefilter("ignore", UserWarning)
-        big_w = _sparse_w(weights, height, width)
-        return torch.sparse.mm(big_w, big_w.t().coalesce()).coalesce().to_sparse_csr()
+        return _sparse_gram(weights, height, width)
+
+
+def reduce_box(box: Box, factor: int) -> Box:
+    """A stroke's coverage box on the canvas grid box-filtered by `factor`: pixel (i, j) of the result
+    is the mean of canvas px [i*m, (i+1)*m) x [j*m, (j+1)*m), as `brushwork.painting.canvas.reduce`
+    gives for images, so a refit on the reduced grid uses the reduced target and painting."""
+    x, y, a = box
+    if factor == 1 or a.size == 0:
+        return (x // factor, y // factor, a) if a.size == 0 else box
+    x0, y0 = x // factor * factor, y // factor * factor
+    left, top = x - x0, y - y0
+    h, w = a.shape
+    hh, ww = -(-(top + h) // factor), -(-(left + w) // factor)
+    padded = np.zeros((hh * factor, ww * factor), np.float32)
+    padded[top : top + h, left : left + w] = a
+    small = padded.reshape(hh, factor, ww, factor).mean(axis=(1, 3), dtype=np.float32)
+    return x0 // factor, y0 // factor, small
 
 
 def refit_colors(
@@ -138,7 +182,8 @@ def refit_colors(
     for i, box in enumerate(weights):
         if box is not None:
             x, y, wi = box
-            b[i] = np.tensordot(wi, residual[y : y + wi.shape[0], x : x + wi.shape[1]], axes=([0, 1], [0, 1]))
+            under_box = residual[y : y + wi.shape[0], x : x + wi.shape[1]]
+            b[i] = np.tensordot(wi.astype(np.float64), under_box, axes=([0, 1], [0, 1]))
     b = torch.from_numpy(b)
     c0_t = torch.from_numpy(c0)
     # Gershgorin on G (non-negative entries): its largest row sum bounds its largest eigenvalue,
@@ -154,4 +199,4 @@ def refit_colors(
     return c.astype(np.float32)
 
 
-__all__ = ["coverage_weights", "gram", "refit_colors"]
+__all__ = ["coverage_weights", "gram", "reduce_box", "refit_colors"]
