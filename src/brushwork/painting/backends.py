@@ -19,8 +19,9 @@ refit, which recomposites coverages with new colours, is skipped for a painting 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -31,6 +32,9 @@ from brushwork.models.painter import Painter
 from brushwork.painting.canvas import composite_strokes
 from brushwork.painting.refit import refit_colors
 from brushwork.painting.strokes import StrokeList
+
+if TYPE_CHECKING:
+    from brushwork.engine import EngineCanvas
 
 
 @torch.no_grad()
@@ -165,6 +169,35 @@ def paint_strokes(
 
 
 COVERAGE_CACHE_BYTES = 512 << 20  # 2000 strokes at 512 px take ~40 MB; 8192 px canvases would take GBs
+# A level whose strokes' coverage at the canvas resolution would take more is refitted on a grid
+# reduced until it fits and painted by the engine a second time with its colours (`_commit_streamed`):
+# a poster's coarse levels (1120 strokes of 512 px at 4096 px: ~1 GB) and fine ones (37,000 of 256 px: 10 GB).
+LEVEL_COVERAGE_BYTES = 512 << 20
+
+
+def layer_uint8(prem: np.ndarray) -> np.ndarray:
+    """(H, W, 4) premultiplied float RGBA of a level alone -> its uint8 straight-RGBA layer."""
+    from brushwork.engine.draw import premultiplied_to_straight
+    from brushwork.painting.exports import as_uint8
+
+    return as_uint8(premultiplied_to_straight(prem, np.zeros(3, np.float32)))
+
+
+def changed_layer(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """A wet level's uint8 layer: the painting after it where its pixels (as uint8) changed, else clear."""
+    from brushwork.painting.exports import as_uint8
+
+    b8, a8 = as_uint8(before), as_uint8(after)
+    changed = np.any(b8 != a8, axis=-1, keepdims=True)
+    after_f = a8.astype(np.float32) / 255.0
+    return as_uint8(np.concatenate([after_f * changed, changed.astype(np.float32)], axis=-1))
+
+
+def coverage_bytes(windows: np.ndarray, width: int, height: int) -> int:
+    """An upper bound on the float32 bytes of the real coverage of strokes in (N, 3) windows on a
+    width x height canvas (a stroke's paint lies in its window, cropped to the canvas)."""
+    w = np.asarray(windows, np.float64).reshape(-1, 3)[:, 2]
+    return int(4 * (np.minimum(w, width) * np.minimum(w, height)).sum())
 
 
 class Backend(Protocol):
@@ -239,7 +272,10 @@ class EngineBackend:
         # every stroke's real coverage at the canvas resolution, in painting order: the outputs (video
         # frames, OpenRaster layers) composite these again instead of asking the engine twice
         self.coverage_boxes: list | None = []
-        if any(is_wet(b) for b in strokes.brushes):  # wet strokes paint over what is under them
+        too_big = (
+            coverage is None and coverage_bytes(strokes.windows, strokes.width, strokes.height) > LEVEL_COVERAGE_BYTES
+        )
+        if too_big or any(is_wet(b) for b in strokes.brushes):  # wet strokes paint over what is under them
             self.canvas.paint(strokes.actions, strokes.windows, strokes.stroke_brushes())
             self.coverage_boxes = None
         else:
@@ -248,6 +284,9 @@ class EngineBackend:
             self.canvas.composite(coverage, strokes.actions[:, A.COLOR])
             self._keep(list(coverage))
         self.image = self._read()
+        # each level's OpenRaster layer, uint8 straight RGBA, made as the level is painted (the outputs
+        # then need not paint the strokes again); None when strokes are continued or colours refitted
+        self.level_layers: list[np.ndarray] | None = [] if len(strokes) == 0 else None
         # strokes before `first` are an earlier painting's: kept as they are, or their colours refitted too
         self.first = 0 if refit_init else len(strokes)
         self.continued = len(strokes)
@@ -278,10 +317,15 @@ class EngineBackend:
     def commit(self, level: StrokeList, target: Tensor | None) -> StrokeList:
         """Paint a finished level with the real brush (colours refitted first); returns its final strokes."""
         if any(is_wet(b) for b in level.brushes):  # painted over the painting; colours kept (module docstring)
+            before = self.canvas.image() if self.level_layers is not None else None
             self.canvas.paint(level.actions, level.windows, level.stroke_brushes())
             self.coverage_boxes = None  # the outputs paint again: a wet stroke is no coverage and colour
+            if before is not None:
+                self.level_layers.append(changed_layer(before, self.canvas.image()))
             self.image = self._read()
             return level
+        if coverage_bytes(level.windows, level.width, level.height) > LEVEL_COVERAGE_BYTES:
+            return self._commit_streamed(level, target)
         # the engine paints each stroke once, with its brush
         boxes = self.canvas.alphas(level.actions, level.windows, level.stroke_brushes())
         if self.refit and target is not None and len(level):
@@ -291,7 +335,61 @@ class EngineBackend:
             actions[:, A.COLOR] = colors
             level = level.replace_actions(actions)
         self.canvas.composite(boxes, level.actions[:, A.COLOR])
+        layer = self._new_layer()
+        if layer is not None:
+            layer.composite(boxes, level.actions[:, A.COLOR])
+        self._keep_layer(layer)
         self._keep(boxes)
+        self.image = self._read()
+        return level
+
+    def _new_layer(self) -> EngineCanvas | None:
+        """A transparent canvas for a level's layer, or None when layers are not kept."""
+        from brushwork.engine import EngineCanvas
+
+        if self.level_layers is None:
+            return None
+        return EngineCanvas(self.canvas.width, self.canvas.height, None, self.canvas.background)
+
+    def _keep_layer(self, layer: EngineCanvas | None) -> None:
+        if layer is not None:
+            self.level_layers.append(layer_uint8(layer.prem))
+
+    def _commit_streamed(self, level: StrokeList, target: Tensor | None) -> StrokeList:
+        """`commit` in bounded memory: the level's coverage is taken PAINT_CHUNK strokes at a time and
+        kept box-filtered by m, the smallest factor that fits LEVEL_COVERAGE_BYTES; the colours are
+        refitted on that grid against the target and the painting reduced alike; then the engine
+        paints the level again with them (twice the engine's time for this level, no coverage kept:
+        the joint refit and the outputs paint from the strokes)."""
+        from brushwork.engine.draw import PAINT_CHUNK
+        from brushwork.painting.canvas import reduce
+        from brushwork.painting.refit import reduce_box
+
+        self.coverage_boxes = None
+        if self.refit and target is not None and len(level):
+            need = coverage_bytes(level.windows, level.width, level.height)
+            m = max(1, math.ceil(math.sqrt(need / LEVEL_COVERAGE_BYTES)))
+            brushes = level.stroke_brushes()
+            small: list = []
+            for a in range(0, len(level), PAINT_CHUNK):
+                b = min(a + PAINT_CHUNK, len(level))
+                boxes = self.canvas.alphas(level.actions[a:b], level.windows[a:b], brushes[a:b])
+                small += [reduce_box(box, m) for box in boxes]
+            colors = refit_colors(reduce(target, m).permute(1, 2, 0).cpu().numpy(),
+                                  reduce(self.image, m).permute(1, 2, 0).cpu().numpy(),
+                                  small, level.actions[:, A.COLOR])  # fmt: skip
+            actions = level.actions.copy()
+            actions[:, A.COLOR] = colors
+            level = level.replace_actions(actions)
+        layer = self._new_layer()
+        brushes = level.stroke_brushes()
+        for a in range(0, len(level), PAINT_CHUNK):  # the engine paints the level again, with its colours
+            b = min(a + PAINT_CHUNK, len(level))
+            boxes = self.canvas.alphas(level.actions[a:b], level.windows[a:b], brushes[a:b])
+            self.canvas.composite(boxes, level.actions[a:b, A.COLOR])
+            if layer is not None:
+                layer.composite(boxes, level.actions[a:b, A.COLOR])
+        self._keep_layer(layer)
         self.image = self._read()
         return level
 
@@ -312,6 +410,7 @@ class EngineBackend:
         actions = painting.actions.copy()
         actions[self.first :, A.COLOR] = colors
         painting = painting.replace_actions(actions)
+        self.level_layers = None  # every level's colours changed: the outputs composite the kept coverage
         from brushwork.engine import EngineCanvas
 
         self.canvas = EngineCanvas(painting.width, painting.height, None, painting.background)
@@ -335,5 +434,6 @@ def engine_available(brushes: str | tuple[str, ...] | list[str]) -> str | None:
     return None
 
 
-__all__ = ["Backend", "EngineBackend", "NeuralBackend", "Painters", "composite_wet", "engine_available", "is_wet",
-           "paint_strokes", "painter_alphas", "strokes_painter_alphas"]  # fmt: skip
+__all__ = ["LEVEL_COVERAGE_BYTES", "Backend", "EngineBackend", "NeuralBackend", "Painters", "composite_wet",
+           "coverage_bytes", "engine_available", "is_wet", "paint_strokes", "painter_alphas",
+           "strokes_painter_alphas"]  # fmt: skip

@@ -138,7 +138,7 @@ def _engine(p: Painting, folder: Path, opts: SaveOptions) -> list[Path]:
 
 @writer("painting.ora")
 def _ora(p: Painting, folder: Path, _: SaveOptions) -> list[Path]:
-    layers, names = p.layers()
+    layers, names = p.layers(uint8=True)
     exports.save_ora(folder / "painting.ora", p.strokes.background, layers, names, merged=p.image)
     return [folder / "painting.ora"]
 

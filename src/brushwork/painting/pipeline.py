@@ -234,7 +234,7 @@ class PaintPipeline:
         return Painting(
             image=backend.image.permute(1, 2, 0).cpu().numpy(), target=photo, strokes=painting,
             painter=self.painter, painters=self.painters, real=backend.real, name=name, timings=timings,
-            coverage=getattr(backend, "coverage_boxes", None),
+            coverage=getattr(backend, "coverage_boxes", None), level_layers=getattr(backend, "level_layers", None),
             levels=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in vars(s).items()} for s in stats],
             notes=notes,
         )  # fmt: skip

@@ -56,6 +56,9 @@ def render_engine(strokes: StrokeList, size: int | None = None, brush: str | Non
     )  # fmt: skip
 
 
+NEURAL_CHUNK = 8192  # strokes whose painter alphas `neural_image` holds at once (64,000 of them: 1 GB)
+
+
 def _scale_for(strokes: StrokeList, size: int | None) -> float:
     return 1.0 if size is None else min(1.0, size / max(strokes.width, strokes.height))
 
@@ -77,6 +80,8 @@ class Painting:
     # order, as the engine painted them (real paintings): frames and layers reuse them
     coverage: list[tuple[int, int, np.ndarray]] | None = field(default=None, repr=False)
     painters: dict[str, Painter] | None = field(default=None, repr=False)  # by brush; None: `painter` for all
+    # each level's layer as the real brush painted it, uint8 straight RGBA (`EngineBackend.level_layers`)
+    level_layers: list[np.ndarray] | None = field(default=None, repr=False)
     _alpha: torch.Tensor | None = field(default=None, repr=False)  # (N, 1, 64, 64) painter alphas, cached
     _neural: np.ndarray | None = field(default=None, repr=False)
 
@@ -101,7 +106,13 @@ class Painting:
         if not self.real:
             return self.image
         if self._neural is None:
-            canvas, _ = paint_strokes(self.painter, self.strokes, alpha=self.alphas())
+            s, canvas = self.strokes, None
+            if self._alpha is not None and len(self._alpha) == len(s):
+                canvas, _ = paint_strokes(self.painter, s, alpha=self._alpha)
+            for lo in range(0, len(s) if canvas is None else 0, NEURAL_CHUNK):  # the alphas of a chunk at a time
+                canvas, _ = paint_strokes(self.painters or self.painter, s[lo : lo + NEURAL_CHUNK], canvas=canvas)
+            if canvas is None:  # no strokes
+                canvas, _ = paint_strokes(self.painter, s)
             self._neural = canvas.permute(1, 2, 0).cpu().numpy()
         return self._neural
 
@@ -146,25 +157,34 @@ class Painting:
                       alpha=self.alphas())  # fmt: skip
         return out
 
-    def layers(self) -> tuple[list[np.ndarray], list[str]]:
-        """One (H, W, 4) straight-alpha RGBA layer per level: its strokes over a transparent layer."""
+    def layers(self, uint8: bool = False) -> tuple[list[np.ndarray], list[str]]:
+        """One (H, W, 4) straight-alpha RGBA layer per level: its strokes over a transparent layer.
+
+        float32 in [0, 1], or `uint8` (what the OpenRaster file holds: a quarter of the memory, which a
+        poster's seven 4096 px layers need: 1.2 GB as floats).
+        """
         from brushwork.painting.backends import is_wet
+        from brushwork.painting.exports import as_uint8
 
         s = self.strokes
         out, names = [], []
         levels = np.unique(s.levels)
+        made = self.level_layers if self.level_layers is not None and len(self.level_layers) == len(levels) else None
         wet_levels = [any(is_wet(s.brushes[b]) for b in np.unique(s.brush_ids[s.levels == lv])) for lv in levels]
-        if any(wet_levels):  # the painting before each level: a wet level's layer is what it changed
+        if any(wet_levels) and made is None:  # the painting before each level: a wet level's layer is what it changed
             counts = [0] + [int(np.flatnonzero(s.levels <= lv).max()) + 1 for lv in levels]
-            stages = [f.astype(np.float32) / 255.0 for f in self.frames(counts)]
+            stages = self.frames(counts)  # uint8, made float one at a time below
         for i, level in enumerate(levels):
             idx = np.flatnonzero(s.levels == level)
-            if wet_levels[i]:
-                before, after = stages[i], stages[i + 1]
-                changed = np.any(before != after, axis=-1, keepdims=True).astype(np.float32)
-                out.append(np.concatenate([after * changed, changed], axis=-1))
+            if made is not None:  # made as the level was painted: no painting again
+                layer = made[i] if uint8 else made[i].astype(np.float32) / 255.0
+            elif wet_levels[i]:
+                before, after = stages[i], stages[i + 1].astype(np.float32) / 255.0
+                changed = np.any(before != stages[i + 1], axis=-1, keepdims=True).astype(np.float32)
+                layer = np.concatenate([after * changed, changed], axis=-1)
             else:
-                out.append(self._real_layer(idx) if self.real else self._painter_layer(idx))
+                layer = self._real_layer(idx) if self.real else self._painter_layer(idx)
+            out.append(as_uint8(layer) if uint8 else layer)
             brushes = ", ".join(s.brushes[b] for b in np.unique(s.brush_ids[idx]))
             names.append(f"level {int(level)} ({len(idx)} strokes, {int(s.windows[idx[0], 2])} px, {brushes})")
         return out, names
@@ -179,10 +199,9 @@ class Painting:
         s = self.strokes
         canvas = EngineCanvas(s.width, s.height, None, s.background)
         if self._coverage_ok():
-            boxes = [self.coverage[i] for i in idx]
-        else:
-            boxes = canvas.alphas(s.actions[idx], s.windows[idx], s[idx].stroke_brushes())
-        canvas.composite(boxes, s.actions[idx][:, A.COLOR])
+            canvas.composite([self.coverage[i] for i in idx], s.actions[idx][:, A.COLOR])
+        else:  # painted in chunks: a level's coverage at once may not fit (a poster's coarse levels: GBs)
+            canvas.paint(s.actions[idx], s.windows[idx], s[idx].stroke_brushes())
         return premultiplied_to_straight(canvas.premultiplied(), np.zeros(3, np.float32))
 
     def _painter_layer(self, idx: np.ndarray) -> np.ndarray:
