@@ -119,10 +119,16 @@ def cmd_paint(args: argparse.Namespace) -> None:
     from brushwork.painting.strokes_files import load as load_strokes
     from brushwork.video.clip import is_clip
 
+    if args.poster:  # print size: what the user did not set
+        args.size = args.size or POSTER["size"]
+        args.strokes = args.strokes if args.strokes is not None or args.time_budget is not None else POSTER["strokes"]
+        args.min_stroke = args.min_stroke or POSTER["min_stroke"]
+    args.size = args.size or DEFAULT_SIZE
     config = PaintConfig(
         strokes=args.strokes, size=args.size, brush=args.brush, painter=args.painter, loss=args.loss, seed=args.seed,
         steps=args.steps, time_budget=args.time_budget, device=args.device, engine=not args.no_engine,
-        min_stroke=args.min_stroke, max_stroke=args.max_stroke,
+        min_stroke=_stroke_fraction(args.min_stroke or "0.0625", args.size, "--min-stroke"),
+        max_stroke=_stroke_fraction(args.max_stroke, args.size, "--max-stroke"),
     )  # fmt: skip
     images = expand(args.images)
     clips = [p for p in images if is_clip(p)]
@@ -337,6 +343,22 @@ def default_threads(notify: Callable[[str], None] | None = None) -> int:
 # ----------------------------------------------------------------------------- parser
 
 
+DEFAULT_SIZE = 512
+# `--poster`: a print-size painting (README, "Posters"): 4096 px, 64,000 strokes down to 32 px windows
+POSTER = {"size": 4096, "strokes": 64_000, "min_stroke": "32px"}
+
+
+def _stroke_fraction(text: str, size: int, flag: str) -> float:
+    """A stroke size as a fraction of the long side: '0.05' is one, '32px' is 32 / size."""
+    try:
+        if text.endswith("px"):
+            return float(text[:-2]) / size
+        return float(text)
+    except ValueError:
+        raise BrushworkError(f"{flag} takes a fraction of the long side (0.0625) or pixels (32px), got {text!r}") \
+            from None
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -382,7 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--out", default="out", metavar="OUT_DIR", help="output folder (default: out)")
     s.add_argument("--strokes", type=_positive_int, default=None,
                    help="number of strokes (default: 2000, or chosen to fit --time-budget)")  # fmt: skip
-    s.add_argument("--size", type=_positive_int, default=512, help="long side of the canvas in px (default: 512)")
+    s.add_argument("--size", type=_positive_int, default=None,
+                   help=f"long side of the canvas in px (default: {DEFAULT_SIZE}; {POSTER['size']} with --poster)")
+    s.add_argument("--poster", action="store_true",
+                   help=f"a print-size painting: --size {POSTER['size']} --strokes {POSTER['strokes']} --min-stroke "
+                        f"{POSTER['min_stroke']} unless given (about 40 min and 4 GB on 2 cores: README, Posters)")
     s.add_argument("--brush", default=DEFAULT_BRUSH, help=f"brush with a painter (default: {DEFAULT_BRUSH}); "
                    "several, comma-separated, paint the levels coarse to fine: 'classic/dry_brush,classic/pen' "
                    "blocks in with the first and details with the last; one per level gives each its own")  # fmt: skip
@@ -396,10 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=_int_in(0, MAX_SEED), default=0)
     s.add_argument("--render-size", type=_positive_int, default=None,
                    help="also write painting_engine.png, the real brush at this long side")  # fmt: skip
-    s.add_argument("--max-stroke", type=float, default=0.5, metavar="FRAC",
-                   help="largest stroke window, fraction of the long side (default: 0.5)")  # fmt: skip
-    s.add_argument("--min-stroke", type=float, default=0.0625, metavar="FRAC",
-                   help="smallest stroke window, fraction of the long side (default: 0.0625)")  # fmt: skip
+    s.add_argument("--max-stroke", default="0.5", metavar="SIZE",
+                   help="largest stroke window: a fraction of the long side or pixels, e.g. 256px (default: 0.5)")
+    s.add_argument("--min-stroke", default=None, metavar="SIZE",
+                   help="smallest stroke window: a fraction of the long side or pixels, e.g. 24px (default: 0.0625; "
+                        f"{POSTER['min_stroke']} with --poster)")  # fmt: skip
     g = s.add_mutually_exclusive_group()
     g.add_argument("--steps", type=_int_in(1, MAX_STEPS), default=None, help="optimiser steps per level (default: 15)")
     g.add_argument("--time-budget", type=float, default=None, metavar="SEC",
