@@ -408,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"long side of the canvas in px (default: {DEFAULT_SIZE}; {POSTER['size']} with --poster)")
     s.add_argument("--poster", action="store_true",
                    help=f"a print-size painting: --size {POSTER['size']} --strokes {POSTER['strokes']} --min-stroke "
-                        f"{POSTER['min_stroke']} unless given (about 40 min and 4 GB on 2 cores: README, Posters)")
+                        f"{POSTER['min_stroke']} unless given")
     s.add_argument("--brush", default=DEFAULT_BRUSH, help=f"brush with a painter (default: {DEFAULT_BRUSH}); "
                    "several, comma-separated, paint the levels coarse to fine: 'classic/dry_brush,classic/pen' "
                    "blocks in with the first and details with the last; one per level gives each its own")  # fmt: skip
