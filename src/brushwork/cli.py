@@ -127,7 +127,8 @@ def cmd_paint(args: argparse.Namespace) -> None:
     config = PaintConfig(
         strokes=args.strokes, size=args.size, brush=args.brush, painter=args.painter, loss=args.loss, seed=args.seed,
         steps=args.steps, time_budget=args.time_budget, device=args.device, engine=not args.no_engine,
-        min_stroke=_stroke_fraction(args.min_stroke or "0.0625", args.size, "--min-stroke"),
+        min_stroke=_stroke_fraction(args.min_stroke, args.size, "--min-stroke") if args.min_stroke
+        else PaintConfig.min_stroke,
         max_stroke=_stroke_fraction(args.max_stroke, args.size, "--max-stroke"),
     )  # fmt: skip
     images = expand(args.images)

@@ -317,12 +317,13 @@ class EngineBackend:
     def commit(self, level: StrokeList, target: Tensor | None) -> StrokeList:
         """Paint a finished level with the real brush (colours refitted first); returns its final strokes."""
         if any(is_wet(b) for b in level.brushes):  # painted over the painting; colours kept (module docstring)
-            before = self.canvas.image() if self.level_layers is not None else None
+            before = self.image
             self.canvas.paint(level.actions, level.windows, level.stroke_brushes())
             self.coverage_boxes = None  # the outputs paint again: a wet stroke is no coverage and colour
-            if before is not None:
-                self.level_layers.append(changed_layer(before, self.canvas.image()))
             self.image = self._read()
+            if self.level_layers is not None:
+                hwc = [im.permute(1, 2, 0).cpu().numpy() for im in (before, self.image)]
+                self.level_layers.append(changed_layer(*hwc))
             return level
         if coverage_bytes(level.windows, level.width, level.height) > LEVEL_COVERAGE_BYTES:
             return self._commit_streamed(level, target)
@@ -366,10 +367,10 @@ class EngineBackend:
         from brushwork.painting.refit import reduce_box
 
         self.coverage_boxes = None
+        brushes = level.stroke_brushes()
         if self.refit and target is not None and len(level):
             need = coverage_bytes(level.windows, level.width, level.height)
             m = max(1, math.ceil(math.sqrt(need / LEVEL_COVERAGE_BYTES)))
-            brushes = level.stroke_brushes()
             small: list = []
             for a in range(0, len(level), PAINT_CHUNK):
                 b = min(a + PAINT_CHUNK, len(level))
@@ -382,7 +383,6 @@ class EngineBackend:
             actions[:, A.COLOR] = colors
             level = level.replace_actions(actions)
         layer = self._new_layer()
-        brushes = level.stroke_brushes()
         for a in range(0, len(level), PAINT_CHUNK):  # the engine paints the level again, with its colours
             b = min(a + PAINT_CHUNK, len(level))
             boxes = self.canvas.alphas(level.actions[a:b], level.windows[a:b], brushes[a:b])

@@ -80,7 +80,7 @@ def plan_levels(
     """The levels for a height x width canvas and `strokes` strokes.
 
     `max_window` drops the levels with larger windows (their strokes go to the others; the finest
-    level always stays): continuing a painting adds detail on top rather than big strokes over it,
+    level always stays): continuing a painting adds detail on top rather than big strokes over it.
     `cover` moves strokes to the coarser levels until they cover the canvas (`cover_first`): a plan
     made for a time budget, whose few strokes would otherwise leave the ground showing. Levels that
     get no strokes are dropped.

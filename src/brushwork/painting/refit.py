@@ -140,8 +140,10 @@ def reduce_box(box: Box, factor: int) -> Box:
     is the mean of canvas px [i*m, (i+1)*m) x [j*m, (j+1)*m), as `brushwork.painting.canvas.reduce`
     gives for images, so a refit on the reduced grid uses the reduced target and painting."""
     x, y, a = box
-    if factor == 1 or a.size == 0:
-        return (x // factor, y // factor, a) if a.size == 0 else box
+    if factor == 1:
+        return box
+    if a.size == 0:
+        return x // factor, y // factor, a
     x0, y0 = x // factor * factor, y // factor * factor
     left, top = x - x0, y - y0
     h, w = a.shape

@@ -106,13 +106,13 @@ class Painting:
         if not self.real:
             return self.image
         if self._neural is None:
-            s, canvas = self.strokes, None
-            if self._alpha is not None and len(self._alpha) == len(s):
-                canvas, _ = paint_strokes(self.painter, s, alpha=self._alpha)
-            for lo in range(0, len(s) if canvas is None else 0, NEURAL_CHUNK):  # the alphas of a chunk at a time
-                canvas, _ = paint_strokes(self.painters or self.painter, s[lo : lo + NEURAL_CHUNK], canvas=canvas)
-            if canvas is None:  # no strokes
-                canvas, _ = paint_strokes(self.painter, s)
+            s, painters = self.strokes, self.painters or self.painter
+            if self._alpha is not None and len(self._alpha) == len(s):  # the painter's alphas, computed already
+                canvas, _ = paint_strokes(painters, s, alpha=self._alpha)
+            else:  # the alphas of NEURAL_CHUNK strokes at a time
+                canvas = None
+                for lo in range(0, max(len(s), 1), NEURAL_CHUNK):
+                    canvas, _ = paint_strokes(painters, s[lo : lo + NEURAL_CHUNK], canvas=canvas)
             self._neural = canvas.permute(1, 2, 0).cpu().numpy()
         return self._neural
 
@@ -163,7 +163,7 @@ class Painting:
         float32 in [0, 1], or `uint8` (what the OpenRaster file holds: a quarter of the memory, which a
         poster's seven 4096 px layers need: 1.2 GB as floats).
         """
-        from brushwork.painting.backends import is_wet
+        from brushwork.painting.backends import changed_layer, is_wet
         from brushwork.painting.exports import as_uint8
 
         s = self.strokes
@@ -173,18 +173,15 @@ class Painting:
         wet_levels = [any(is_wet(s.brushes[b]) for b in np.unique(s.brush_ids[s.levels == lv])) for lv in levels]
         if any(wet_levels) and made is None:  # the painting before each level: a wet level's layer is what it changed
             counts = [0] + [int(np.flatnonzero(s.levels <= lv).max()) + 1 for lv in levels]
-            stages = self.frames(counts)  # uint8, made float one at a time below
+            stages = self.frames(counts)  # uint8
         for i, level in enumerate(levels):
             idx = np.flatnonzero(s.levels == level)
-            if made is not None:  # made as the level was painted: no painting again
-                layer = made[i] if uint8 else made[i].astype(np.float32) / 255.0
-            elif wet_levels[i]:
-                before, after = stages[i], stages[i + 1].astype(np.float32) / 255.0
-                changed = np.any(before != stages[i + 1], axis=-1, keepdims=True).astype(np.float32)
-                layer = np.concatenate([after * changed, changed], axis=-1)
+            if made is not None or wet_levels[i]:  # uint8: made as the level was painted, or what it changed
+                layer = made[i] if made is not None else changed_layer(stages[i], stages[i + 1])
+                out.append(layer if uint8 else layer.astype(np.float32) / 255.0)
             else:
                 layer = self._real_layer(idx) if self.real else self._painter_layer(idx)
-            out.append(as_uint8(layer) if uint8 else layer)
+                out.append(as_uint8(layer) if uint8 else layer)
             brushes = ", ".join(s.brushes[b] for b in np.unique(s.brush_ids[idx]))
             names.append(f"level {int(level)} ({len(idx)} strokes, {int(s.windows[idx[0], 2])} px, {brushes})")
         return out, names
