@@ -224,7 +224,7 @@ def cmd_paint(args: argparse.Namespace) -> None:
                 f"mean PSNR {film.mean_psnr:.2f} dB{flicker}"
             )
             continue
-        _say(describe(paint_photo(pipe, path, folder, options, init, progress=not args.quiet)))
+        _say(describe(paint_photo(pipe, path, folder, options, init, progress=not args.quiet, resume=args.resume)))
     if len(images) > 1:
         _say(f"brushwork: {len(todo)} painted, {skipped} skipped, 0 failed")
 
@@ -598,7 +598,8 @@ def main(argv: list[str] | None = None) -> int:
         line_to_stderr(f"brushwork: error: out of memory ({what}); try a smaller --size or fewer strokes")
         return 2
     except KeyboardInterrupt as e:
-        line_to_stderr("brushwork: interrupted")
+        again = " (the same command with --resume goes on where it stopped)" if args.command == "paint" else ""
+        line_to_stderr(f"brushwork: interrupted{again}")
         return 143 if isinstance(e, Terminated) else 130
     return 0
 

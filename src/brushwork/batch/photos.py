@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from brushwork.painting.outputs import SaveOptions, save_outputs
+from brushwork.painting.outputs import CHECKPOINT, SaveOptions, save_outputs
 from brushwork.painting.pipeline import PaintPipeline
 from brushwork.painting.strokes import StrokeList
 
@@ -45,15 +45,20 @@ def paint_photo(
     init: StrokeList | None = None,
     progress: bool = True,
     label: str | None = None,
+    resume: bool = False,
 ) -> PhotoReport:
     """Paint `source` with `pipe` and write its files into `out_dir` (all of them or nothing new).
 
+    After each level the painting so far is checkpointed in `out_dir` (`outputs.CHECKPOINT`, removed
+    once the files are written); `resume` goes on from it after an interruption, to the same files.
     `label`: the photo's name in reports (a worker paints a copy under a temporary path).
     """
     t0 = time.perf_counter()
-    painting = pipe(source, init=init, progress=progress)  # notes: to stderr while progress shows, and kept
+    checkpoint = Path(out_dir) / CHECKPOINT
+    # notes: to stderr while progress shows, and kept
+    painting = pipe(source, init=init, progress=progress, checkpoint=checkpoint, resume=resume)
     t1 = time.perf_counter()
-    report = save_outputs(painting, out_dir, options)
+    report = save_outputs(painting, out_dir, options)  # removes the checkpoint with the painting kept
     t2 = time.perf_counter()
     return PhotoReport(
         source=label or str(source), folder=report.folder, files=report.files, seconds_painting=t1 - t0,

@@ -168,6 +168,9 @@ def _videos(p: Painting, folder: Path, opts: SaveOptions) -> list[Path]:
 
 
 OUTPUT_FILES = (*WRITERS, "process.mp4")
+# the painting so far, written after each level while a photo is painted (`PaintPipeline(checkpoint=)`)
+# and removed once its files are written: a folder holding one holds an unfinished painting
+CHECKPOINT = ".checkpoint.npz"
 STAGING_PREFIX = ".brushwork-staging-"  # + the writing process's id: a hidden folder, never an output
 
 
@@ -266,6 +269,7 @@ def _write_staged(folder: Path, fill: Callable[[Path], list[Path]]) -> list[Path
             written.append(folder / f.name)
         for name in set(OUTPUT_FILES) - {f.name for f in written}:  # an earlier run's, not this one's
             (folder / name).unlink(missing_ok=True)
+        (folder / CHECKPOINT).unlink(missing_ok=True)  # the painting it held is finished (or replaced)
     except OSError as e:
         done = "nothing new was written" if not written else f"only {', '.join(f.name for f in written)} were replaced"
         raise BrushworkError(f"could not write the outputs into {folder}: {e.strerror or e}; {done}") from None
@@ -275,8 +279,11 @@ def _write_staged(folder: Path, fill: Callable[[Path], list[Path]]) -> list[Path
 
 
 def is_painted(out_dir: str | os.PathLike) -> bool:
-    """Whether `out_dir` holds a finished painting (what `--resume` skips)."""
-    return (Path(out_dir) / "painting.png").is_file() and (Path(out_dir) / "strokes.json").is_file()
+    """Whether `out_dir` holds a finished painting and no unfinished one (what `--resume` skips)."""
+    folder = Path(out_dir)
+    return (folder / "painting.png").is_file() and (folder / "strokes.json").is_file() and not (
+        folder / CHECKPOINT
+    ).is_file()
 
 
 def read_outputs(files: list[Path]) -> dict[str, bytes]:
@@ -299,6 +306,7 @@ def install_outputs(out_dir: str | os.PathLike, files: dict[str, bytes]) -> list
 
 
 __all__ = [
-    "OUTPUT_FILES", "WRITERS", "SaveOptions", "SaveReport", "install_outputs", "is_painted", "prepare_folder",
+    "CHECKPOINT", "OUTPUT_FILES", "WRITERS", "SaveOptions", "SaveReport", "install_outputs", "is_painted",
+    "prepare_folder",
     "read_outputs", "save_outputs", "writer",
 ]

@@ -46,12 +46,24 @@ from brushwork.images import ImageSource, fit_to_canvas, load_image
 from brushwork.io import note_to_stderr
 from brushwork.models.painter import Painter
 from brushwork.painting.backends import EngineBackend, NeuralBackend, engine_available
+from brushwork.painting.checkpoint import Checkpoint, painting_key
+from brushwork.painting.checkpoint import load as load_checkpoint
+from brushwork.painting.checkpoint import save as save_checkpoint
 from brushwork.painting.config import DEFAULT_STROKES, PaintConfig, split_brushes
 from brushwork.painting.losses import build_loss
-from brushwork.painting.optimise import LevelOptimiser
+from brushwork.painting.optimise import LevelOptimiser, LevelStats
 from brushwork.painting.plan import assign_brushes, level_windows, plan_levels
 from brushwork.painting.result import Painting
-from brushwork.painting.schedule import LevelClock, Progress, measure_unit, plan_for_budget, split_budget, stroke_cost
+from brushwork.painting.schedule import (
+    LevelClock,
+    Progress,
+    level_line,
+    level_seconds,
+    measure_unit,
+    plan_for_budget,
+    split_budget,
+    stroke_cost,
+)
 from brushwork.painting.strokes import StrokeList
 from brushwork.painting.strokes_files import load as load_strokes
 
@@ -112,6 +124,8 @@ class PaintPipeline:
         notify: Callable[[str], None] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         init_coverage: list | None = None,
+        checkpoint: str | os.PathLike | None = None,
+        resume: bool = False,
         **overrides: Any,
     ) -> Painting:
         """Paint one image (a path, a PIL image or an (H, W[, C]) array); `overrides` are PaintConfig fields.
@@ -122,6 +136,10 @@ class PaintPipeline:
 
         `on_progress` is called after every optimiser step and after every level (with the painting so
         far); an exception it raises stops the painting at once and propagates (e.g. to cancel a job).
+
+        `checkpoint`: a file written after every level (`brushwork.painting.checkpoint`); with `resume`
+        the painting goes on after the last level it holds, to the same result as an uninterrupted call
+        (BrushworkError if it is another painting's). The caller removes it once the painting is kept.
         """
         cfg = self.settings(**overrides)
         t_start = time.perf_counter()
@@ -161,36 +179,43 @@ class PaintPipeline:
             backend = NeuralBackend(self.painters, painting, self.device)
         timings = {"load": time.perf_counter() - t_start}
 
-        # 4. the plan
+        # 4. the plan (an interrupted painting's, going on: a time budget's depends on the clock)
         t_plan = time.perf_counter()
-        first = int(painting.levels.max()) + 1 if len(painting) else 0
-        finest = int(round(float(painting.windows[:, 2].min()))) if len(painting) else None
-        by_budget = cfg.strokes is None and cfg.time_budget is not None
-        if by_budget:  # a budget alone: the cost model plans
-            strokes, steps = plan_for_budget(h, w, 0.9 * cfg.time_budget, cfg, self.unit(), backend.real)
-            cfg = cfg.updated(level_steps=steps)
+        key = saved = None
+        if checkpoint is not None:
+            key = painting_key(photo, cfg, painting if init is not None else None, self.painters)
+            saved = load_checkpoint(checkpoint, key) if resume else None
+        if saved is not None:
+            cfg = cfg.updated(level_steps=saved.level_steps)
+            levels = saved.plan
         else:
-            strokes = cfg.strokes if cfg.strokes is not None else DEFAULT_STROKES
-        levels = plan_levels(h, w, strokes, cfg, cfg.steps, first_index=first, max_window=finest,
-                             cover=by_budget and finest is None)  # fmt: skip
-        if finest is not None and len(self.brushes) > len(levels):
-            # continuing (a film's next frame) adds only the finest levels: each gets the brush its
-            # window has in a fresh painting's plan (a film painted dry-then-wet goes on wet)
-            windows = [win for win, _, _ in level_windows(h, w, cfg)]
-            k = len(self.brushes)
-            by_window = {win: self.brushes[i * k // len(windows)] for i, win in enumerate(windows)}
-            levels = [dataclasses.replace(lv, brush=by_window.get(lv.window, self.brushes[-1])) for lv in levels]
-        else:
-            levels = assign_brushes(levels, self.brushes)
+            levels, cfg = self._plan(h, w, cfg, backend.real, painting)
         budget_left = None if cfg.time_budget is None else cfg.time_budget - (time.perf_counter() - t_plan)
 
-        # 5. the levels
+        # 5. the levels (after those a checkpoint holds, told to the backend again as they were committed)
         rng = np.random.default_rng(cfg.seed)
         optimisers = {b: LevelOptimiser(p, self.loss, cfg, self.device) for b, p in self.painters.items()}
-        stats = []
-        t_paint = time.perf_counter()
+        stats: list[LevelStats] = []
+        continued, ends = len(painting), []
+        if saved is not None:
+            for i in range(saved.done):
+                backend.commit(saved.level(i), None)
+            painting, ends = saved.strokes, list(saved.level_ends)
+            rng.bit_generator.state = saved.rng_state
+            stats = [LevelStats(**d) for d in saved.stats]
+            if progress:
+                note_to_stderr(f"resuming {name} after level {saved.done}/{len(levels)} ({len(painting)} strokes)")
+        # the predicted work of each level, for the share done and the ETA (the pace so far scales it)
+        costs = [level_seconds(lv, h, w, 1.0, cfg, backend.real) for lv in levels]
+        t_paint = time.perf_counter() - (saved.seconds if saved is not None else 0.0)
         last_preview = [t_paint]
+
+        def share_done(k: int, inside: float = 0.0) -> float:
+            return (sum(costs[:k]) + inside * costs[k]) / max(1e-9, sum(costs)) if k < len(costs) else 1.0
+
         for k, level in enumerate(levels):
+            if saved is not None and k < saved.done:
+                continue
             t0 = time.perf_counter()
             clock = LevelClock(level.steps, None)
             if budget_left is not None:  # this level's share of what is left, less the per-stroke work
@@ -209,10 +234,12 @@ class PaintPipeline:
                         last_preview[0] = now
                         full = F.interpolate(work[None], size=(h, w), mode="bilinear", align_corners=False)[0]
                         preview = full.clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-                    on_progress(Progress(k, len(levels), step, total, now - t_paint, preview=preview))
+                    inside = step / total if total else 0.0
+                    on_progress(Progress(k, len(levels), step, total, now - t_paint, preview=preview,
+                                         work=share_done(k, inside)))  # fmt: skip
 
             new, st = optimisers[level.brush](
-                level, target, backend, painting, rng, detail=k > 0 or first > 0, clock=clock,
+                level, target, backend, painting, rng, detail=k > 0 or continued > 0, clock=clock,
                 label=f"{k + 1}/{len(levels)}", progress=progress, on_step=on_step,
             )  # fmt: skip
             t1 = time.perf_counter()
@@ -221,9 +248,19 @@ class PaintPipeline:
             st.seconds = time.perf_counter() - t0
             stats.append(st)
             painting = painting.concat(new)
+            ends.append(len(painting))
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, Checkpoint(
+                    key, levels, cfg.level_steps, k + 1, painting, continued, ends, rng.bit_generator.state,
+                    [vars(s) for s in stats], time.perf_counter() - t_paint,
+                ))  # fmt: skip
+            done = Progress(k + 1, len(levels), 0, None, time.perf_counter() - t_paint, None, len(painting),
+                            work=share_done(k + 1))  # fmt: skip
+            if progress and len(levels) > 1:
+                note_to_stderr(level_line(done, strokes_total=sum(lv.strokes for lv in levels) + continued))
             if on_progress is not None:
-                image = backend.image.permute(1, 2, 0).cpu().numpy()
-                on_progress(Progress(k + 1, len(levels), 0, None, time.perf_counter() - t_paint, image, len(painting)))
+                done.image = backend.image.permute(1, 2, 0).cpu().numpy()
+                on_progress(done)
         t0 = time.perf_counter()
         painting = backend.finish(painting, target)  # real brush: all colours refitted at once
         timings["finish"] = time.perf_counter() - t0
@@ -238,6 +275,28 @@ class PaintPipeline:
             levels=[{k: (round(v, 4) if isinstance(v, float) else v) for k, v in vars(s).items()} for s in stats],
             notes=notes,
         )  # fmt: skip
+
+    def _plan(self, h: int, w: int, cfg: PaintConfig, real: bool, painting: StrokeList) -> tuple[list, PaintConfig]:
+        """The levels of a painting on `painting` (empty, or strokes to continue) and the config with the
+        steps a time budget chose."""
+        first = int(painting.levels.max()) + 1 if len(painting) else 0
+        finest = int(round(float(painting.windows[:, 2].min()))) if len(painting) else None
+        by_budget = cfg.strokes is None and cfg.time_budget is not None
+        if by_budget:  # a budget alone: the cost model plans
+            strokes, steps = plan_for_budget(h, w, 0.9 * cfg.time_budget, cfg, self.unit(), real)
+            cfg = cfg.updated(level_steps=steps)
+        else:
+            strokes = cfg.strokes if cfg.strokes is not None else DEFAULT_STROKES
+        levels = plan_levels(h, w, strokes, cfg, cfg.steps, first_index=first, max_window=finest,
+                             cover=by_budget and finest is None)  # fmt: skip
+        if finest is not None and len(self.brushes) > len(levels):
+            # continuing (a film's next frame) adds only the finest levels: each gets the brush its
+            # window has in a fresh painting's plan (a film painted dry-then-wet goes on wet)
+            windows = [win for win, _, _ in level_windows(h, w, cfg)]
+            k = len(self.brushes)
+            by_window = {win: self.brushes[i * k // len(windows)] for i, win in enumerate(windows)}
+            return [dataclasses.replace(lv, brush=by_window.get(lv.window, self.brushes[-1])) for lv in levels], cfg
+        return assign_brushes(levels, self.brushes), cfg
 
     def unit(self) -> float:
         """Seconds of one stroke's painter forward + backward here (measured once, for time budgets)."""

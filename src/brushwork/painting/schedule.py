@@ -176,12 +176,41 @@ class Progress:
     # mid-level, every couple of seconds: the painter's view of the painting with the level's current
     # strokes, (H, W, 3) in [0, 1] (smoother than the real brush's, which `image` gives after the level)
     preview: np.ndarray | None = None
+    # share of the painting's predicted work done (each level weighed by `level_seconds`), in [0, 1]
+    work: float | None = None
 
     @property
     def fraction(self) -> float:
-        """Rough share of the painting done, in [0, 1] (levels count equally)."""
+        """Share of the painting done, in [0, 1]: `work` when known, else levels counted equally."""
+        if self.work is not None:
+            return min(1.0, self.work)
         inside = self.step / self.steps if self.steps else 0.0
         return min(1.0, (self.level + inside) / max(1, self.levels))
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds of painting left at the pace so far (None until a little is done)."""
+        f = self.fraction
+        return self.seconds * (1.0 - f) / f if f > 0.005 and self.seconds > 0.5 else None
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '12 min', '1 h 05 min': a span of time as a person reads it."""
+    s = max(0, round(seconds))
+    if s < 90:
+        return f"{s} s"
+    if s < 5400:
+        return f"{round(s / 60)} min"
+    hours, minutes = divmod(round(s / 60), 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def level_line(p: Progress, strokes_total: int) -> str:
+    """The line a finished level is reported with: the strokes, the time so far and what is left."""
+    left = p.eta
+    rest = f", about {duration(left)} left" if left is not None and p.level < p.levels else ""
+    return (f"level {p.level}/{p.levels} done: {p.strokes:,} of {strokes_total:,} strokes, "
+            f"{duration(p.seconds)} so far{rest}")
 
 
 def cosine_lr(lr: float, lr_final: float, fraction: float) -> float:
@@ -193,6 +222,8 @@ __all__ = [
     "LevelClock",
     "Progress",
     "cosine_lr",
+    "duration",
+    "level_line",
     "level_seconds",
     "measure_unit",
     "plan_for_budget",
