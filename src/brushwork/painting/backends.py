@@ -357,23 +357,23 @@ class EngineBackend:
             self.level_layers.append(layer_uint8(layer.prem))
 
     def _commit_streamed(self, level: StrokeList, target: Tensor | None) -> StrokeList:
-        """`commit` in bounded memory: the level's coverage is taken PAINT_CHUNK strokes at a time and
+        """`commit` in bounded memory: the level's coverage is taken a chunk at a time (`coverage_chunks`) and
         kept box-filtered by m, the smallest factor that fits LEVEL_COVERAGE_BYTES; the colours are
         refitted on that grid against the target and the painting reduced alike; then the engine
         paints the level again with them (twice the engine's time for this level, no coverage kept:
         the joint refit and the outputs paint from the strokes)."""
-        from brushwork.engine.draw import PAINT_CHUNK
+        from brushwork.engine.draw import coverage_chunks
         from brushwork.painting.canvas import reduce
         from brushwork.painting.refit import reduce_box
 
         self.coverage_boxes = None
         brushes = level.stroke_brushes()
+        chunks = coverage_chunks(level.windows, level.width, level.height)
         if self.refit and target is not None and len(level):
             need = coverage_bytes(level.windows, level.width, level.height)
             m = max(1, math.ceil(math.sqrt(need / LEVEL_COVERAGE_BYTES)))
             small: list = []
-            for a in range(0, len(level), PAINT_CHUNK):
-                b = min(a + PAINT_CHUNK, len(level))
+            for a, b in chunks:
                 boxes = self.canvas.alphas(level.actions[a:b], level.windows[a:b], brushes[a:b])
                 small += [reduce_box(box, m) for box in boxes]
             colors = refit_colors(reduce(target, m).permute(1, 2, 0).cpu().numpy(),
@@ -383,8 +383,7 @@ class EngineBackend:
             actions[:, A.COLOR] = colors
             level = level.replace_actions(actions)
         layer = self._new_layer()
-        for a in range(0, len(level), PAINT_CHUNK):  # the engine paints the level again, with its colours
-            b = min(a + PAINT_CHUNK, len(level))
+        for a, b in chunks:  # the engine paints the level again, with its colours
             boxes = self.canvas.alphas(level.actions[a:b], level.windows[a:b], brushes[a:b])
             self.canvas.composite(boxes, level.actions[a:b, A.COLOR])
             if layer is not None:
