@@ -654,7 +654,8 @@ class JobQueue:
         )  # fmt: skip
         self._check(job)
         job.timings["painting"] = round(time.perf_counter() - t0, 3)
-        job.stage, job.fraction, job.eta = "writing the files: painting, strokes, layers, video", PAINT_SHARE, None
+        job.stage, job.fraction = "writing the files: painting, strokes, layers, video", PAINT_SHARE
+        job.eta = job.timings["painting"] * (1.0 - PAINT_SHARE) / PAINT_SHARE  # files: their share of the bar
         self.on_change()
         t1 = time.perf_counter()
         options = SaveOptions(video=True, video_seconds=VIDEO_SECONDS, fps=VIDEO_FPS, notify=job.note)
@@ -749,10 +750,10 @@ class JobQueue:
     def _progress(self, job: Job, p: Progress, last: list[float]) -> None:
         """The pipeline's progress callback: where the job is, the live image, Cancel."""
         self._check(job)
-        done = p.fraction
+        done = p.fraction  # each level weighed by the cost model's prediction of it
         job.fraction = PAINT_SHARE * done
-        if done > 0.02 and p.seconds > 0.5:  # levels count equally: a rough estimate, steadier later
-            job.eta = p.seconds * (1.0 - done) / done
+        if p.eta is not None:  # the painting at its pace so far, then the files at their share of the bar
+            job.eta = p.eta + p.seconds / done * (1.0 - PAINT_SHARE) / PAINT_SHARE
         steps = f" of {p.steps}" if p.steps else ""
         if p.image is None:
             job.stage = f"level {p.level + 1} of {p.levels}: optimising strokes, step {p.step}{steps}"

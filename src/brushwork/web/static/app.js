@@ -24,6 +24,14 @@ const state = {
   preview: null, frames: 0,
 };
 
+// "45 s", "12 min", "1 h 05 min": as schedule.duration words it for the command line
+function duration(seconds) {
+  const s = Math.max(1, Math.round(seconds));
+  if (s < 90) return `${s} s`;
+  const m = Math.round(s / 60);
+  return m < 90 ? `${m} min` : `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
 async function getJSON(url, init) {
   const res = await fetch(url, init);
   const body = await res.json().catch(() => ({ error: `the server answered ${res.status}` }));
@@ -196,7 +204,7 @@ function update(job) {
   } else {
     $("stage").textContent = job.stage.charAt(0).toUpperCase() + job.stage.slice(1) + ".";
   }
-  $("eta").textContent = job.eta != null ? `About ${Math.max(1, Math.round(job.eta))} s left.` : "";
+  $("eta").textContent = job.eta != null ? `About ${duration(job.eta)} left.` : "";
   if (job.preview != null && job.preview !== state.preview) {
     state.preview = job.preview;
     $("live").src = `/api/jobs/${job.id}/preview.png?n=${job.preview}`;

@@ -92,3 +92,18 @@ def test_a_checkpoint_of_another_painting_is_refused_in_one_line(tmp_path):
     ckpt.write_bytes(b"not a checkpoint")
     with pytest.raises(BrushworkError, match="not a painting checkpoint"):
         pipe(PHOTO, strokes=200, size=96, steps=2, progress=False, checkpoint=ckpt, resume=True)
+
+
+def test_the_time_left_is_near_the_time_it_takes():
+    """Halfway through, the ETA (levels weighed by the cost model, at the pace so far) is within 2x of
+    the painting seconds that are left -- levels counted equally undershot 4x."""
+    seen: list[tuple[float, float, float | None]] = []
+
+    def record(p: Progress) -> None:
+        seen.append((p.fraction, p.seconds, p.eta))
+
+    PaintPipeline.from_pretrained()(PHOTO, strokes=1200, size=256, steps=8, progress=False, on_progress=record)
+    end = seen[-1][1]
+    mid = next((f, s, eta) for f, s, eta in seen if f >= 0.4 and eta is not None)
+    ratio = mid[2] / (end - mid[1])
+    assert 0.5 < ratio < 2.0, (mid, end, ratio)
