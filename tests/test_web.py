@@ -733,6 +733,41 @@ def test_browser_cancel_lets_the_next_painting_start(server: Server, browsers) -
 
 
 @pytest.mark.browser
+def test_browser_live_image_is_not_stretched(server: Server, browsers, tmp_path: Path) -> None:
+    from PIL import Image
+
+    wide = tmp_path / "wide.png"  # 2:1, so that a stretched or squeezed image shows
+    with Image.open(CASTLE) as im:
+        im.convert("RGB").crop((0, 128, 512, 384)).save(wide)
+    driver = browsers()
+    open_page(driver, server)
+    by_id(driver, "file").send_keys(str(wide))
+    choose_settings(driver, strokes="100", size="160", steps="12")
+    by_id(driver, "paint").click()
+    live = by_id(driver, "live")
+    wait(driver, lambda d: int(live.get_attribute("data-frames")) >= 1, 90, "a live image")
+    sizes = []
+
+    def check(what: str) -> None:
+        got = driver.execute_script(
+            "const i = arguments[0], r = i.getBoundingClientRect();"
+            "return [i.naturalWidth, i.naturalHeight, r.width, r.height, window.devicePixelRatio];",
+            live,
+        )
+        nw, nh, w, h, dpr = got
+        sizes.append((what, got))
+        assert nw > 0 and abs((w / h) / (nw / nh) - 1) < 0.02, f"{what}: {nw}x{nh} shown as {w}x{h}"
+        assert w * dpr <= nw + 1 and h * dpr <= nh + 1, f"{what}: {nw}x{nh} enlarged to {w}x{h}"
+
+    assert "/preview.png" in live.get_attribute("src")
+    check("the live preview")
+    wait_status(driver, ("done",), 120)
+    wait(driver, lambda d: d.execute_script("return arguments[0].complete", live), 10, "the painting loaded")
+    check("the painting")
+    assert sizes[-1][1][:2] == [160, 80], sizes
+
+
+@pytest.mark.browser
 def test_browser_two_sessions_paint_at_once(server: Server, browsers) -> None:
     sessions = [browsers(), browsers()]
     for d in sessions:
