@@ -701,17 +701,46 @@ def test_browser_video_upload_plays_the_painted_film(server: Server, browsers, t
     assert img.get_attribute("src").endswith(f"/api/jobs/{job_id}/files/poster.png")
 
 
+# the images shown on the page without a picture: a broken-image icon, or one still loading (a lazy one
+# out of view may wait: only a broken one counts)
+SHOWN_NOT_LOADED = """return [...document.images].filter((i) => i.getClientRects().length > 0
+    && !(i.complete && i.naturalWidth > 0) && (i.loading !== "lazy" || i.complete))
+    .map((i) => i.id || i.getAttribute("src"));"""
+
+
+def no_broken_image(driver, timeout: float = 10) -> None:
+    """Every image shown has loaded a picture (naturalWidth > 0): no broken-image icon anywhere."""
+    try:
+        wait(driver, lambda d: not d.execute_script(SHOWN_NOT_LOADED), timeout)
+    except Exception:
+        pytest.fail(f"images shown without a picture: {driver.execute_script(SHOWN_NOT_LOADED)}")
+
+
 @pytest.mark.browser
-def test_browser_broken_upload_shows_the_message(server: Server, browsers, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("holiday.png", CASTLE.read_bytes()[:3000], "cannot decode"),  # a truncated PNG
+        ("notes.png", b"hello, not a photo\n" * 20, "not an image file"),  # not an image at all
+    ],
+)
+def test_browser_broken_upload_shows_the_message(
+    server: Server, browsers, tmp_path: Path, name: str, data: bytes, message: str
+) -> None:
     driver = browsers()
     open_page(driver, server)
-    broken = tmp_path / "holiday.png"
-    broken.write_bytes(CASTLE.read_bytes()[:3000])  # a truncated PNG
+    broken = tmp_path / name
+    broken.write_bytes(data)
     by_id(driver, "file").send_keys(str(broken))
+    wait(driver, lambda d: by_id(d, "photo").get_attribute("src").startswith("blob:"), 10, "photo picked")
+    no_broken_image(driver)
     by_id(driver, "paint").click()
     wait(driver, lambda d: by_id(d, "error").is_displayed(), 30, "error message")
-    assert "holiday.png" in by_id(driver, "error").text and "cannot decode" in by_id(driver, "error").text
+    text = by_id(driver, "error").get_attribute("textContent")
+    assert name in text and message in text, text
+    assert "\n" not in text.strip() and text.count(name) == 1, text  # one line, the file named once
     assert by_id(driver, "paint").is_enabled()  # the user can try again
+    no_broken_image(driver)
 
 
 @pytest.mark.browser

@@ -59,6 +59,19 @@ function showPhoto(src) {
   $("drop-hint").hidden = true;
 }
 
+// A file the browser cannot show (not an image, or a format it does not decode): no broken-image icon.
+// The hint comes back with the file's name below it; Paint gets the server's one line on what is wrong.
+function photoFailed() {
+  if (!$("photo").getAttribute("src")) return;
+  $("photo").hidden = true;
+  $("drop-hint").hidden = false;
+}
+
+function showSource(text) {
+  $("source").textContent = text;
+  $("source").hidden = !text;
+}
+
 function showClip(src) {
   $("clip").src = src;
   $("clip").hidden = false;
@@ -106,6 +119,7 @@ function pickFile(file) {
   }
   if (state.video) showClip(URL.createObjectURL(file));
   else showPhoto(URL.createObjectURL(file));
+  showSource(file.name);
   showVideoNote(state.video);
 }
 
@@ -115,6 +129,7 @@ function pickExample(name, button) {
   state.video = false;
   state.example = name;
   $("file").value = "";
+  showSource("");
   showVideoNote(false);
   for (const b of document.querySelectorAll("#examples button")) b.classList.toggle("picked", b === button);
   showPhoto(`/api/examples/${encodeURIComponent(name)}`);
@@ -403,6 +418,8 @@ async function start() {
   $("file").addEventListener("change", () => pickFile($("file").files[0]));
   $("slider").addEventListener("input", setSlider);
   $("live").addEventListener("load", liveLoaded);
+  $("photo").addEventListener("error", photoFailed);
+  $("live").addEventListener("error", () => { $("live").hidden = true; }); // (the photo, a format it cannot show)
   $("video").addEventListener("error", videoFailed);
   $("film").addEventListener("error", filmFailed);
   $("strokes").addEventListener("focus", () => { $("by-strokes").checked = true; });
