@@ -761,6 +761,43 @@ def test_browser_cancel_lets_the_next_painting_start(server: Server, browsers) -
     wait_status(second, ("done",), 90)
 
 
+def painted(srv: Server, **fields: str) -> dict:
+    """A finished job, painted through the API -> its final state."""
+    status, job = submit(srv, example="castle.png", **fields)
+    assert status == 202, job
+    final = follow(srv, job["id"])[-1]
+    assert final["status"] == "done", final
+    return final
+
+
+@pytest.mark.browser
+def test_browser_gallery_after_a_cancel_shows_that_jobs_own_state(server: Server, browsers) -> None:
+    done = painted(server, **SMALL, seed="11")
+    driver = browsers()
+    open_page(driver, server)
+    choose_settings(driver, strokes="4000", size="384", steps="200")  # long: cancelled below
+    by_id(driver, "paint").click()
+    wait(driver, lambda d: "optimising" in by_id(d, "stage").text, 60, "painting running")
+    by_id(driver, "cancel").click()
+    wait_status(driver, ("cancelled",), 15)
+    thumb = wait(driver, lambda d: d.find_elements("css selector", f'#gallery .thumb[data-id="{done["id"]}"]'), 10)
+    thumb[0].click()
+    wait_status(driver, ("done",), 10)  # the clicked job's status, not the cancelled one's
+    assert "Cancel" not in by_id(driver, "status").text and by_id(driver, "stage").text == "Done."
+    assert by_id(driver, "progress").get_attribute("value") == "1"
+    assert not by_id(driver, "cancel").is_enabled() and by_id(driver, "paint").is_enabled()
+    live = by_id(driver, "live")
+    assert live.get_attribute("src").endswith(f"/api/jobs/{done['id']}/files/painting.png")
+    assert "ghost" not in live.get_attribute("class")
+    assert by_id(driver, "result").is_displayed()
+    assert f"{done['result']['strokes']} strokes" in by_id(driver, "summary").text
+    links = driver.find_elements("css selector", "#downloads a")
+    assert sorted(a.get_attribute("data-name") for a in links) == sorted(done["files"])
+    assert all(f"/api/jobs/{done['id']}/files/" in a.get_attribute("href") for a in links)
+    assert driver.current_url.endswith(f"#job={done['id']}")  # a reload shows it too
+    no_broken_image(driver)
+
+
 @pytest.mark.browser
 def test_browser_live_image_is_not_stretched(server: Server, browsers, tmp_path: Path) -> None:
     from PIL import Image

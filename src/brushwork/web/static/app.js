@@ -178,12 +178,18 @@ async function paint(event) {
   follow(job.id, state.video ? null : $("photo").src);
 }
 
-function follow(id, photoSrc) {
+// The page is now job `id`'s (its address too): it stops following the one before and forgets its state.
+function showJob(id) {
   if (state.source) state.source.close();
+  state.source = null;
   state.job = id;
   state.preview = null;
   state.frames = 0;
   history.replaceState(null, "", `#job=${id}`);
+}
+
+function follow(id, photoSrc) {
+  showJob(id);
   const live = $("live");
   live.dataset.frames = "0";
   delete live.dataset.framesAtEnd;
@@ -400,7 +406,10 @@ async function loadGallery() {
     a.addEventListener("click", async (e) => {
       e.preventDefault();
       try {
-        showResult(await getJSON(`/api/jobs/${job.id}`));
+        const shown = await getJSON(`/api/jobs/${job.id}`);
+        showError("");
+        showJob(shown.id); // its own status and stage, not those of the job shown before (a cancelled one's)
+        update(shown);
         $("result").scrollIntoView({ behavior: "smooth" });
       } catch (err) {
         showError(err.message);
