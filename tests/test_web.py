@@ -607,6 +607,10 @@ def wait(driver, condition: Callable, timeout: float = 60, message: str = ""):
 
 def open_page(driver, srv: Server) -> None:
     driver.get(srv.url)
+    wait_ready(driver)
+
+
+def wait_ready(driver) -> None:
     wait(driver, lambda d: d.find_element("css selector", "body").get_attribute("data-ready") == "1", 30, "page")
 
 
@@ -770,6 +774,13 @@ def painted(srv: Server, **fields: str) -> dict:
     return final
 
 
+def long_job(srv: Server) -> dict:
+    """A job painting for minutes, once its optimiser runs: cancel it."""
+    _, job = submit(srv, example="castle.png", strokes="4000", size="384", steps="200")
+    follow(srv, job["id"], until=lambda e: e["status"] == "running" and "optimising" in e["stage"])
+    return job
+
+
 @pytest.mark.browser
 def test_browser_gallery_after_a_cancel_shows_that_jobs_own_state(server: Server, browsers) -> None:
     done = painted(server, **SMALL, seed="11")
@@ -794,8 +805,54 @@ def test_browser_gallery_after_a_cancel_shows_that_jobs_own_state(server: Server
     links = driver.find_elements("css selector", "#downloads a")
     assert sorted(a.get_attribute("data-name") for a in links) == sorted(done["files"])
     assert all(f"/api/jobs/{done['id']}/files/" in a.get_attribute("href") for a in links)
-    assert driver.current_url.endswith(f"#job={done['id']}")  # a reload shows it too
+    assert driver.current_url.endswith(f"#job={done['id']}")
     no_broken_image(driver)
+    driver.refresh()  # its address shows it again, with its own settings and photo (an example's)
+    wait_ready(driver)
+    wait_status(driver, ("done",), 10)
+    wait(driver, lambda d: by_id(d, "seed").get_attribute("value") == "11", 10, "the job's settings")
+    assert [by_id(driver, k).get_attribute("value") for k in ("size", "steps")] == ["64", "2"]
+    picked = driver.find_elements("css selector", "#examples button.picked")
+    assert [b.get_attribute("data-name") for b in picked] == ["castle.png"] and by_id(driver, "photo").is_displayed()
+    no_broken_image(driver)
+
+
+@pytest.mark.browser
+def test_browser_reload_on_a_waiting_job_shows_its_settings_and_photo(server: Server, browsers, tmp_path: Path) -> None:
+    running = long_job(server)  # so that the page's job waits
+    photo = tmp_path / "my-holiday.png"
+    shutil.copy(CASTLE, photo)
+    driver = browsers()
+    try:
+        open_page(driver, server)
+        by_id(driver, "file").send_keys(str(photo))
+        driver.find_element("css selector", '#brush option[value="classic/pen"]').click()
+        choose_settings(driver, strokes="77", size="96", steps="3")
+        set_field(driver, "seed", "5")
+        by_id(driver, "paint").click()
+        wait_status(driver, ("queued",), 30)
+        job_id = driver.current_url.split("#job=")[1]
+        assert get_json(server, f"/api/jobs/{job_id}")["status"] == "queued"
+        driver.refresh()  # the page of the waiting job, as its address says
+        wait_ready(driver)
+        assert driver.current_url.endswith(f"#job={job_id}")
+        wait_status(driver, ("queued",), 10)
+        assert "1 painting ahead" in by_id(driver, "stage").text
+        wait(driver, lambda d: by_id(d, "size").get_attribute("value") == "96", 10, "the job's settings")
+        shown = {k: by_id(driver, k).get_attribute("value") for k in ("brush", "strokes", "size", "seed", "steps")}
+        assert shown == {"brush": "classic/pen", "strokes": "77", "size": "96", "seed": "5", "steps": "3"}
+        assert by_id(driver, "by-strokes").is_selected()
+        assert "my-holiday.png" in by_id(driver, "setup").text  # the upload's name
+        picture = by_id(driver, "photo")
+        assert picture.is_displayed() and job_id in picture.get_attribute("src")  # its photo, not an example
+        assert not driver.find_elements("css selector", "#examples button.picked")
+        no_broken_image(driver)
+        w, h = driver.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", picture)
+        assert (w, h) == (96, 96)  # the photo at the job's canvas size
+    finally:
+        request(server, "POST", f"/api/jobs/{running['id']}/cancel")
+    wait_status(driver, ("running", "done"), 30)  # and the page follows it on
+    wait_status(driver, ("done",), 90)
 
 
 @pytest.mark.browser

@@ -22,6 +22,8 @@ HTTP API (JSON unless said otherwise; errors are `{"error": "<one line>"}` with 
     POST /api/jobs/{id}/cancel            stop it (running) or drop it (waiting)
     GET  /api/jobs/{id}/preview.png       the painting so far (every ~2 s; the real brush after each level;
                                           a video's after each frame)
+    GET  /api/jobs/{id}/photo.png         the photo a waiting or running job paints (a finished one's is
+                                          files/photo.png): its page shows it after a reload
     GET  /api/jobs/{id}/files/{name}      one output file (`?download=1`: as an attachment; Range
                                           requests answered, so a browser can seek in a video)
     GET  /api/jobs/{id}/files.zip         every output file in one zip
@@ -244,6 +246,13 @@ async def preview(request: Request) -> Response:
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
+async def job_photo(request: Request) -> Response:
+    png = await run_in_threadpool(request.app.state.queue.photo, request.path_params["job_id"])
+    if png is None:
+        return not_found()
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
 async def job_file(request: Request) -> Response:
     job_id, name = request.path_params["job_id"], request.path_params["name"]
     path = request.app.state.queue.file(job_id, name)
@@ -418,6 +427,7 @@ ROUTES = [
     Route("/api/jobs/{job_id}/events", events),
     Route("/api/jobs/{job_id}/cancel", cancel, methods=["POST"]),
     Route("/api/jobs/{job_id}/preview.png", preview),
+    Route("/api/jobs/{job_id}/photo.png", job_photo),
     Route("/api/jobs/{job_id}/files.zip", job_zip),
     Route("/api/jobs/{job_id}/files/{name}", job_file),
 ]

@@ -515,6 +515,14 @@ class JobQueue:
             job = self._jobs.get(job_id)
             return None if job is None else job.preview
 
+    def photo(self, job_id: str) -> bytes | None:
+        """The photo a waiting or running job paints, PNG (long side at most PREVIEW_SIDE); None for a
+        video, an unknown or a finished job (its photo.png is among its files)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            photo = None if job is None else job.photo
+        return None if photo is None else preview_png(photo)
+
     def file(self, job_id: str, name: str) -> Path | None:
         """The path of a file this app wrote for a job, or None: the only way to a file on disk.
 
@@ -846,7 +854,7 @@ def _is_record(record: object, job_id: str) -> bool:
 
 
 def preview_png(image: np.ndarray) -> bytes:
-    """(H, W, 3) float in [0, 1] -> PNG bytes, long side at most PREVIEW_SIDE."""
+    """(H, W, 3) float in [0, 1] or uint8 -> PNG bytes, long side at most PREVIEW_SIDE."""
     im = Image.fromarray(as_uint8(image))
     im.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
     buf = BytesIO()

@@ -135,6 +135,47 @@ function pickExample(name, button) {
   showPhoto(`/api/examples/${encodeURIComponent(name)}`);
 }
 
+// The page opened at a job's address (a reload): that job's photo and settings, not the defaults and
+// the first example. An upload is not in the browser any more: its photo is shown, Paint needs a new pick.
+function restore(job) {
+  if (job.id !== state.job) return;
+  const s = job.settings || {};
+  if ([...$("brush").options].some((o) => o.value === s.brush)) $("brush").value = s.brush;
+  $("by-time").checked = s.time_budget != null;
+  $("by-strokes").checked = s.time_budget == null;
+  if (s.time_budget != null) $("time_budget").value = s.time_budget;
+  if (s.strokes != null) $("strokes").value = s.strokes;
+  if (s.size != null) $("size").value = s.size;
+  if (s.seed != null) $("seed").value = s.seed;
+  $("steps").value = s.steps ?? "";
+  if (s.steps != null) document.querySelector("#settings details").open = true;
+  const example = [...document.querySelectorAll("#examples button")].find((b) => b.dataset.name === job.source);
+  if (example && job.kind !== "video") {
+    pickExample(job.source, example);
+    return;
+  }
+  state.file = null;
+  state.example = null;
+  state.video = job.kind === "video";
+  $("file").value = "";
+  for (const b of document.querySelectorAll("#examples button")) b.classList.remove("picked");
+  showVideoNote(state.video);
+  showSource(job.source ? `${job.source} (this painting's ${state.video ? "video" : "photo"})` : "");
+  const photo = job.files.includes("photo.png") ? fileUrl(job.id, "photo.png") :
+    ["queued", "running"].includes(job.status) && !state.video ? `/api/jobs/${job.id}/photo.png` : null;
+  $("clip").hidden = true;
+  if (photo) {
+    showPhoto(photo);
+    if ($("live").hidden) { // the live image has not come yet: the photo, faint, as before the reload
+      $("live").src = photo;
+      $("live").hidden = false;
+    }
+  } else {
+    $("photo").hidden = true;
+    $("drop-hint").hidden = false;
+  }
+}
+
 // -- a job -----------------------------------------------------------------------------------------
 
 function setBusy(busy) {
@@ -479,7 +520,10 @@ async function start() {
   if (first) pickExample(first.dataset.name, first); // so that "Paint" alone works
   loadGallery();
   const m = location.hash.match(/^#job=([\w-]+)$/);
-  if (m) follow(m[1]);
+  if (m) {
+    follow(m[1]);
+    getJSON(`/api/jobs/${m[1]}`).then(restore, () => {}); // (an unknown job: follow says so)
+  }
   document.body.dataset.ready = "1";
 }
 
