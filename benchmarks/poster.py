@@ -14,7 +14,9 @@ Photos: Debian's plasma-workspace-wallpapers (fetched with `apt-get download` + 
 out/wallpapers/ when not given); its largest photographs there are 2560 px, so the 4096 row paints
 a photo upscaled 1.6x (the PSNR is against that upscaled photo).
 
-Rows are appended to benchmarks/results/poster.jsonl; the JSON summary is printed.
+Rows are appended to benchmarks/results/poster.jsonl; the JSON summary is printed. The 4096 row also
+draws docs/poster_crop.jpg: the most detailed crop of the photo at full resolution beside the poster
+and the rendered-up 1024 painting (`--crop-only` draws it again from the files of an earlier run).
 """
 
 import argparse
@@ -92,13 +94,50 @@ def rendered_up(photo: Path, folder: Path, size: int, threads: int) -> dict:
             "psnr_at_size": round(psnr(image, target), 2), "ssim_at_size": round(ssim(image, target), 4)}  # fmt: skip
 
 
+def crop_figure(photo: Path, name: str, size: int = 4096, side: int = 640) -> Path:
+    """docs/poster_crop.jpg: one full-resolution crop of the photo, the poster painted at `size` and the
+    1024 px painting of the same strokes rendered at `size`, side by side; the crop is the window
+    with the most fine detail in the photo (mean gradient magnitude)."""
+    from PIL import Image, ImageDraw
+
+    from brushwork.images import fit_to_canvas, load_image
+
+    target = fit_to_canvas(load_image(photo), size)
+    lum = target @ np.array([0.299, 0.587, 0.114], np.float32)
+    grad = np.abs(np.diff(lum, axis=0))[:, :-1] + np.abs(np.diff(lum, axis=1))[:-1, :]
+    step = side // 4  # candidate windows on a grid of a quarter crop
+    best, at = -1.0, (0, 0)
+    for y in range(0, grad.shape[0] - side, step):
+        for x in range(0, grad.shape[1] - side, step):
+            score = float(grad[y : y + side, x : x + side].mean())
+            if score > best:
+                best, at = score, (x, y)
+    x, y = at
+    panels = [Image.fromarray((target[y : y + side, x : x + side] * 255 + 0.5).astype(np.uint8))]
+    for path in (OUT / f"{name}_{size}" / "painting.png", OUT / f"{name}_{size}_from_1024" / f"render_{size}.png"):
+        panels.append(Image.open(path).convert("RGB").crop((x, y, x + side, y + side)))
+    labels = ("photo", f"painted at {size} px", f"painted at 1024 px, rendered at {size}")
+    fig = Image.new("RGB", (3 * side + 2 * 8, side + 28), "white")
+    draw = ImageDraw.Draw(fig)
+    for i, (panel, text) in enumerate(zip(panels, labels, strict=True)):
+        fig.paste(panel, (i * (side + 8), 28))
+        draw.text((i * (side + 8) + 4, 8), text, fill="black")
+    out = ROOT / "docs" / "poster_crop.jpg"
+    fig.save(out, quality=90)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--photos", nargs="*", type=Path, default=None)
     ap.add_argument("--rows", default="512,1024,2048,4096")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--crop-only", action="store_true", help="only docs/poster_crop.jpg, from an earlier run's files")
     args = ap.parse_args()
     photos = args.photos or [wallpaper(n) for n in PHOTOS]
+    if args.crop_only:
+        print(crop_figure(photos[0], label(photos[0])))
+        return
     sizes = [int(s) for s in args.rows.split(",")]
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     summary = []
@@ -123,6 +162,7 @@ def main() -> None:
                 w1, p1, t1 = timed(cmd)
                 row["from_1024"] = {**parse(t1), "wall_s": round(w1, 1), "peak_gb": round(p1 / 1e9, 2),
                                     **rendered_up(photo, small, 4096, args.threads)}  # fmt: skip
+                crop_figure(photo, row["photo"], size)
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             with RESULTS.open("a") as f:
                 f.write(json.dumps(row) + "\n")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from brushwork.models.painter import load_painter
@@ -20,8 +21,10 @@ from brushwork.painting.result import render_engine
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"  # the seed photos
 
 
-def test_recomputed_activations_give_the_same_coverage_and_gradients(monkeypatch):
+@pytest.mark.parametrize("size", [None, 32, 96])
+def test_recomputed_activations_give_the_same_coverage_and_gradients(monkeypatch, size):
     import brushwork.painting.optimise as optimise
+    from brushwork.painting.canvas import resize_alpha
 
     painter = load_painter("classic/dry_brush").eval()
     painter.requires_grad_(False)
@@ -30,11 +33,27 @@ def test_recomputed_activations_give_the_same_coverage_and_gradients(monkeypatch
     for keep in (10_000, 256):  # all kept; 256 kept and the rest recomputed in chunks
         monkeypatch.setattr(optimise, "KEEP_ACTIVATIONS", keep)
         x = acts.clone().requires_grad_(True)
-        alpha = optimise.painter_alpha(painter, x)
-        (alpha * torch.linspace(0, 1, 64)).sum().backward()
+        alpha = optimise.painter_alpha(painter, x, size)
+        assert alpha.shape == (700, 1, size or 64, size or 64)
+        (alpha * torch.linspace(0, 1, size or 64)).sum().backward()
         grads.append((alpha.detach(), x.grad))
+    with torch.no_grad():
+        whole = painter.alpha(acts)
+    assert torch.equal(grads[0][0], whole if size is None else resize_alpha(whole, size))
     assert torch.equal(grads[0][0], grads[1][0])
     assert torch.allclose(grads[0][1], grads[1][1], rtol=1e-5, atol=1e-7) and grads[0][1].abs().sum() > 0
+
+
+def test_passes_composited_again_in_backward_give_the_same_painting(monkeypatch):
+    """RECOMPUTE_PASS_PIXELS: a big work canvas's passes are recomputed, not kept; the strokes are the same."""
+    import brushwork.painting.optimise as optimise
+    from brushwork.painting.pipeline import paint
+
+    kept = paint(EXAMPLES / "castle.png", strokes=200, size=128, steps=4, progress=False, engine=False)
+    monkeypatch.setattr(optimise, "RECOMPUTE_PASS_PIXELS", 16)  # every pass
+    again = paint(EXAMPLES / "castle.png", strokes=200, size=128, steps=4, progress=False, engine=False)
+    assert np.allclose(kept.strokes.actions, again.strokes.actions, atol=1e-5)
+    assert np.abs(kept.image - again.image).max() < 1e-3
 
 
 def test_a_level_too_big_for_its_coverage_is_refitted_reduced_and_painted_for_real(monkeypatch):

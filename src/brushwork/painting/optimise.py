@@ -42,23 +42,33 @@ from brushwork.painting.plan import Level
 from brushwork.painting.schedule import LevelClock, cosine_lr
 from brushwork.painting.strokes import StrokeList
 
-KEEP_ACTIVATIONS = 2048  # strokes whose painter activations a backward pass keeps (see painter_alpha)
+KEEP_ACTIVATIONS = 1024  # strokes whose painter activations a backward pass keeps (see painter_alpha)
+# A pass over a work canvas of more pixels than this is composited again in the backward pass instead of
+# keeping its ~8 canvas-sized intermediates (torch.utils.checkpoint; the same values): a poster's finest
+# level has 5 passes over 4096 x 2560 px, 1.7 GB of intermediates kept.
+RECOMPUTE_PASS_PIXELS = 1 << 20
 
 
-def painter_alpha(painter: Painter, actions: Tensor) -> Tensor:
-    """(N, 12) -> (N, 1, 64, 64) the painter's coverage, in memory that does not grow past KEEP_ACTIVATIONS
-    strokes: backward keeps the activations of the first KEEP_ACTIVATIONS strokes and recomputes the
-    others chunk by chunk (`torch.utils.checkpoint`). A dry painter's activations take 0.58 MB a
-    stroke (measured), so a 2048 px painting's finest level (9,600 strokes) kept 5.6 GB; recomputing
-    costs one more forward of those strokes (~20 % of their step). The values are the same: the
-    chunks are the painter's own (`chunk_size`).
+def painter_alpha(painter: Painter, actions: Tensor, size: int | None = None) -> Tensor:
+    """(N, 12) -> (N, 1, size, size) the painter's coverage resized to `size` px (default: its own 64),
+    in memory that does not grow past KEEP_ACTIVATIONS strokes: backward keeps the activations of the
+    first KEEP_ACTIVATIONS strokes and recomputes the others chunk by chunk (`torch.utils.checkpoint`),
+    each chunk resized inside, so that no 64 px coverage of the whole level is held either. A dry
+    painter's activations take 0.58 MB a stroke (measured), so a 2048 px painting's finest level (9,600
+    strokes) kept 5.6 GB; recomputing costs one more forward of those strokes (~20 % of their step).
+    The values are the same: the chunks are the painter's own (`chunk_size`).
     """
+
+    def alpha(chunk: Tensor) -> Tensor:
+        out = painter.alpha(chunk)
+        return out if size is None else resize_alpha(out, size)
+
     keep = KEEP_ACTIVATIONS - KEEP_ACTIVATIONS % painter.chunk_size
     if actions.shape[0] <= keep or not torch.is_grad_enabled():
-        return painter.alpha(actions)
+        return alpha(actions)
     rest = actions[keep:].split(painter.chunk_size)
-    recomputed = [checkpoint(painter.alpha, c, use_reentrant=False) for c in rest]
-    return torch.cat([painter.alpha(actions[:keep]), *recomputed])
+    recomputed = [checkpoint(alpha, c, use_reentrant=False) for c in rest]
+    return torch.cat([alpha(actions[:keep]), *recomputed])
 
 
 @dataclass
@@ -138,7 +148,7 @@ class LevelOptimiser:
         def step_loss(step: int) -> Tensor:
             nonlocal real, seen
             acts = lo + (hi - lo) * torch.sigmoid(theta)
-            alpha = resize_alpha(painter_alpha(self.painter, acts), ww)  # (N, 1, ww, ww)
+            alpha = painter_alpha(self.painter, acts, ww)  # (N, 1, ww, ww)
             if every and step % every == 0:
                 with torch.no_grad():
                     real, seen = backend.coverage(acts, ww, level.brush), alpha.detach()
@@ -152,6 +162,8 @@ class LevelOptimiser:
                     under = resize_alpha(g.patches(c, cells), self.painter.config.out_size)  # (P, 3, 64, 64)
                     laid = resize_alpha(self.painter.laid(acts[sl], under), ww)  # (P, 3, ww, ww)
                     c = composite_pass(c, alpha[sl], laid, cells, g)
+                elif c.shape[-1] * c.shape[-2] > RECOMPUTE_PASS_PIXELS:
+                    c = checkpoint(composite_pass, c, alpha[sl], color[sl], cells, g, use_reentrant=False)
                 else:
                     c = composite_pass(c, alpha[sl], color[sl], cells, g)
             latest[0] = c.detach()
@@ -194,4 +206,4 @@ class LevelOptimiser:
         return strokes, stats
 
 
-__all__ = ["KEEP_ACTIVATIONS", "LevelOptimiser", "LevelStats", "painter_alpha"]
+__all__ = ["KEEP_ACTIVATIONS", "RECOMPUTE_PASS_PIXELS", "LevelOptimiser", "LevelStats", "painter_alpha"]
