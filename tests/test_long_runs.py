@@ -107,3 +107,23 @@ def test_the_time_left_is_near_the_time_it_takes():
     mid = next((f, s, eta) for f, s, eta in seen if f >= 0.4 and eta is not None)
     ratio = mid[2] / (end - mid[1])
     assert 0.5 < ratio < 2.0, (mid, end, ratio)
+
+
+def test_a_canvas_that_cannot_fit_is_refused_before_any_work_saying_what_fits(tmp_path):
+    """Under a 6 GB address space a 8192 px painting (about 11 GB) is one line naming a size that fits."""
+    import resource
+
+    from brushwork.limits import painting_bytes
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (6_000_000_000, 6_000_000_000))
+
+    out = tmp_path / "big"
+    r = subprocess.run([sys.executable, "-m", "brushwork.cli", "paint", str(PHOTO), "-o", str(out), "--size", "8192"],
+                       capture_output=True, text=True, timeout=120, preexec_fn=limit)  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "painting needs about" in lines[0] and "GB are free" in lines[0], r.stderr
+    fits = int(lines[0].split("--size ")[1].split(")")[0])
+    assert 512 <= fits < 8192 and painting_bytes(fits, fits) < 6_000_000_000
+    assert not out.exists()  # refused before any folder or file

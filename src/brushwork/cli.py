@@ -112,6 +112,7 @@ def cmd_paint(args: argparse.Namespace) -> None:
     from brushwork.batch.photos import describe, paint_photo
     from brushwork.batch.sources import expand, output_folders
     from brushwork.images import fit_to_canvas, load_image
+    from brushwork.limits import check_painting_memory
     from brushwork.painting.config import PaintConfig
     from brushwork.painting.outputs import SaveOptions, is_painted, prepare_folder
     from brushwork.painting.pipeline import PaintPipeline, continue_strokes
@@ -173,6 +174,7 @@ def cmd_paint(args: argparse.Namespace) -> None:
             if init is not None:
                 continue_strokes(init, args.brush, *shape[:2], label=args.init)
         check_brush_count(len(config.brush_list()), len(level_windows(*shape[:2], config)))
+        check_painting_memory(shape[1], shape[0])
     pipe = PaintPipeline(config)  # checks brush and painter: a bad one fails here, before any folder or note
     folders = output_folders(images, Path(args.out))
     if args.resume:  # before any note or folder: nothing to resume is one line

@@ -38,6 +38,37 @@ MAX_SHARD_BYTES = 4 << 30
 
 
 
+# A painting's peak resident memory (ru_maxrss of `brushwork paint --no-video`, fitted to the rows of
+# benchmarks/results/poster.jsonl): the interpreter, torch, the painter and loss networks and a level's
+# bounded working set (optimise.KEEP_ACTIVATIONS, backends.LEVEL_COVERAGE_BYTES, the chunked outputs)
+# take about PAINT_BASE_BYTES, and the canvas-sized arrays (the photo, the painting, the engine's
+# canvas, the level layers, a level's passes) about PAINT_BYTES_PER_PX a canvas pixel.
+PAINT_BASE_BYTES = 1_200_000_000
+PAINT_BYTES_PER_PX = 250
+
+
+def painting_bytes(width: int, height: int) -> int:
+    """About the peak bytes of painting a width x height canvas (see PAINT_BYTES_PER_PX)."""
+    return int(PAINT_BASE_BYTES + PAINT_BYTES_PER_PX * width * height)
+
+
+def check_painting_memory(width: int, height: int) -> None:
+    """Refuse, before any work, a canvas whose painting would not fit in the memory this process can
+    get, saying which canvas size (long side) would."""
+    from brushwork.errors import BrushworkError
+
+    need, free = painting_bytes(width, height), available_memory()
+    if need <= free:
+        return
+    long, short = max(width, height), min(width, height)
+    px = max(0.0, (0.9 * free - PAINT_BASE_BYTES) / PAINT_BYTES_PER_PX)  # a margin: what is free moves
+    fits = int((px * long / short) ** 0.5) // 64 * 64
+    what = f"a canvas of at most {fits} px (--size {fits}) fits" if fits >= MIN_WINDOW * 8 else "no canvas fits"
+    raise BrushworkError(
+        f"a {width}x{height} painting needs about {need / 2**30:.1f} GB and {free / 2**30:.1f} GB are free; {what}"
+    )
+
+
 def available_memory() -> int:
     """Bytes this process can still allocate: the system's MemAvailable (free memory plus what the page
     cache would give back), and under an address-space limit (`ulimit -v`) what is left of it."""
@@ -62,6 +93,10 @@ def available_memory() -> int:
 
 __all__ = [
     "available_memory",
+    "check_painting_memory",
+    "painting_bytes",
+    "PAINT_BASE_BYTES",
+    "PAINT_BYTES_PER_PX",
     "MAX_CLIP_FRAMES",
     "MAX_DATASET_STROKES",
     "MAX_SEED",

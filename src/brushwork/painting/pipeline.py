@@ -44,6 +44,7 @@ from brushwork.devices import resolve_device
 from brushwork.errors import BrushworkError
 from brushwork.images import ImageSource, fit_to_canvas, load_image
 from brushwork.io import note_to_stderr
+from brushwork.limits import check_painting_memory
 from brushwork.models.painter import Painter
 from brushwork.painting.backends import EngineBackend, NeuralBackend, engine_available
 from brushwork.painting.checkpoint import Checkpoint, painting_key
@@ -158,6 +159,7 @@ class PaintPipeline:
         label = str(image) if isinstance(image, str | os.PathLike) else name
         photo = fit_to_canvas(load_image(image, notify=note), cfg.size, name=label, notify=note)
         h, w = photo.shape[:2]
+        check_painting_memory(w, h)
         target = torch.from_numpy(photo).permute(2, 0, 1).contiguous().to(self.device)  # (3, H, W)
 
         # 2. the painting so far
