@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -31,7 +32,25 @@ from brushwork.io import note_to_stderr
 from brushwork.limits import MAX_CANVAS, MAX_FPS, MAX_VIDEO_BYTES, MAX_VIDEO_SECONDS, MAX_VIDEO_SIZE, MIN_WINDOW
 from brushwork.metrics import psnr
 from brushwork.painting import exports, video
-from brushwork.painting.result import Painting
+from brushwork.painting.strokes import StrokeList
+
+
+class Painting(Protocol):
+    """What the writers need of a painting (`brushwork.painting.result.Painting` has it; this module
+    need not import it, as `Painting.save` calls `save_outputs`)."""
+
+    image: np.ndarray  # (H, W, 3) float32 in [0, 1]
+    target: np.ndarray  # (H, W, 3) the photo at the canvas size
+    strokes: StrokeList
+    real: bool
+
+    def neural_image(self) -> np.ndarray: ...
+
+    def render_engine(self, size: int | None = None, brush: str | None = None) -> np.ndarray: ...
+
+    def frames(self, counts: list[int], size: int | None = None) -> list[np.ndarray]: ...
+
+    def layers(self, uint8: bool = False) -> tuple[list[np.ndarray], list[str]]: ...
 
 
 @dataclass

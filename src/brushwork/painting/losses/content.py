@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from brushwork.painting.losses import PaintLoss, register_loss
+from brushwork.painting.losses.base import PaintLoss, register_loss
 
 if TYPE_CHECKING:
-    from brushwork.painting.config import PaintConfig
+    from brushwork.painting.losses.base import LossSettings
 
 
 def fold_batch_norm(module: nn.Module) -> nn.Module:
@@ -41,7 +41,7 @@ def fold_batch_norm(module: nn.Module) -> nn.Module:
 
 @register_loss("content")
 class ContentLoss(PaintLoss):
-    def __init__(self, config: PaintConfig) -> None:
+    def __init__(self, config: LossSettings) -> None:
         super().__init__()
         from brushwork.models.features import FeatureExtractor
 

@@ -6,17 +6,17 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor
 
-from brushwork.painting.losses import PaintLoss, register_loss
+from brushwork.painting.losses.base import PaintLoss, register_loss
 from brushwork.painting.losses.content import ContentLoss
 from brushwork.painting.losses.pixel import PixelLoss
 
 if TYPE_CHECKING:
-    from brushwork.painting.config import PaintConfig
+    from brushwork.painting.losses.base import LossSettings
 
 
 @register_loss("mixed")
 class MixedLoss(PaintLoss):
-    def __init__(self, config: PaintConfig) -> None:
+    def __init__(self, config: LossSettings) -> None:
         super().__init__()
         self.pixel_weight = config.pixel_weight
         self.content = ContentLoss(config)

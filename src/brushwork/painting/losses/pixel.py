@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from brushwork.painting.losses import PaintLoss, register_loss
+from brushwork.painting.losses.base import PaintLoss, register_loss
 
 
 @register_loss("pixel")
