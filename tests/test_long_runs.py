@@ -102,7 +102,7 @@ def test_the_time_left_is_near_the_time_it_takes():
     def record(p: Progress) -> None:
         seen.append((p.fraction, p.seconds, p.eta))
 
-    PaintPipeline.from_pretrained()(PHOTO, strokes=1200, size=256, steps=8, progress=False, on_progress=record)
+    PaintPipeline.from_pretrained()(PHOTO, strokes=800, size=192, steps=8, progress=False, on_progress=record)
     end = seen[-1][1]
     mid = next((f, s, eta) for f, s, eta in seen if f >= 0.4 and eta is not None)
     ratio = mid[2] / (end - mid[1])

@@ -38,13 +38,14 @@ MAX_SHARD_BYTES = 4 << 30
 
 
 
-# A painting's peak resident memory (ru_maxrss of `brushwork paint --no-video`, fitted to the rows of
-# benchmarks/results/poster.jsonl): the interpreter, torch, the painter and loss networks and a level's
-# bounded working set (optimise.KEEP_ACTIVATIONS, backends.LEVEL_COVERAGE_BYTES, the chunked outputs)
-# take about PAINT_BASE_BYTES, and the canvas-sized arrays (the photo, the painting, the engine's
-# canvas, the level layers, a level's passes) about PAINT_BYTES_PER_PX a canvas pixel.
-PAINT_BASE_BYTES = 1_200_000_000
-PAINT_BYTES_PER_PX = 250
+# A painting's peak resident memory (ru_maxrss of `brushwork paint --no-video`): the interpreter, torch,
+# the painter and loss networks and a level's bounded working set (optimise.KEEP_ACTIVATIONS,
+# backends.LEVEL_COVERAGE_BYTES, the chunked outputs) take about PAINT_BASE_BYTES, and the canvas-sized
+# arrays (the photo, the painting, the engine's canvas, the level layers, the finest level's passes)
+# about PAINT_BYTES_PER_PX a canvas pixel. An envelope of benchmarks/results/poster.jsonl (2026-12-04):
+# 1.10, 1.62, 2.15 and 6.13 GB measured at 512, 1024, 2048 and 4096 px; 1.43, 1.65, 2.56, 6.17 predicted.
+PAINT_BASE_BYTES = 1_350_000_000
+PAINT_BYTES_PER_PX = 460
 
 
 def painting_bytes(width: int, height: int) -> int:

@@ -46,17 +46,19 @@ def paint_photo(
     progress: bool = True,
     label: str | None = None,
     resume: bool = False,
+    checkpoint: bool = True,
 ) -> PhotoReport:
     """Paint `source` with `pipe` and write its files into `out_dir` (all of them or nothing new).
 
     After each level the painting so far is checkpointed in `out_dir` (`outputs.CHECKPOINT`, removed
-    once the files are written); `resume` goes on from it after an interruption, to the same files.
+    once the files are written; not with `checkpoint=False`, e.g. a Ray worker's temporary folder);
+    `resume` goes on from it after an interruption, to the same files.
     `label`: the photo's name in reports (a worker paints a copy under a temporary path).
     """
     t0 = time.perf_counter()
-    checkpoint = Path(out_dir) / CHECKPOINT
+    saved = Path(out_dir) / CHECKPOINT if checkpoint else None
     # notes: to stderr while progress shows, and kept
-    painting = pipe(source, init=init, progress=progress, checkpoint=checkpoint, resume=resume)
+    painting = pipe(source, init=init, progress=progress, checkpoint=saved, resume=resume)
     t1 = time.perf_counter()
     report = save_outputs(painting, out_dir, options)  # removes the checkpoint with the painting kept
     t2 = time.perf_counter()

@@ -73,7 +73,8 @@ class PainterActor:
             photo = Path(d) / Path(name).name  # the photo's own file name: the painting's names follow it
             photo.write_bytes(data)
             try:
-                report = paint_photo(self.pipe, photo, Path(d) / "out", options, init, progress=False, label=name)
+                report = paint_photo(self.pipe, photo, Path(d) / "out", options, init, progress=False, label=name,
+                                     checkpoint=False)  # a temporary folder: nothing to resume from
             except BrushworkError as e:
                 return {"error": str(e).replace(str(photo), name)}
             files = read_outputs(report.files)
