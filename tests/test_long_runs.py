@@ -58,7 +58,7 @@ def test_sigterm_between_levels_then_resume_gives_the_same_bytes(uninterrupted, 
     assert "--resume" in err.splitlines()[-1]
     assert not (out / "painting.png").exists() and not [p for p in out.rglob("*") if ".tmp-" in p.name]
     with np.load(out / CHECKPOINT) as z:
-        done = json.loads(str(z["meta"]))["done"]
+        done = len(json.loads(str(z["meta"]))["level_ends"])
     assert 1 <= done < 4  # stopped between levels, with levels still to paint
 
     r = run_cli("paint", str(PHOTO), "-o", str(out), *ARGS, "--resume")
@@ -81,7 +81,7 @@ def test_a_checkpoint_of_another_painting_is_refused_in_one_line(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         pipe(PHOTO, strokes=200, size=96, steps=2, progress=False, checkpoint=ckpt, on_progress=stop)
     with np.load(ckpt) as z:
-        assert json.loads(str(z["meta"]))["done"] == 1
+        assert len(json.loads(str(z["meta"]))["level_ends"]) == 1
     with pytest.raises(BrushworkError, match="another painting's") as e:
         pipe(PHOTO, strokes=200, size=96, steps=2, seed=1, progress=False, checkpoint=ckpt, resume=True)
     assert "\n" not in str(e.value)

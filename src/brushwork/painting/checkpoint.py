@@ -43,13 +43,17 @@ class Checkpoint:
     key: str  # painting_key of the call that wrote it
     plan: list[Level]  # every level of the painting, coarse to fine
     level_steps: int  # the steps a level gets by default (a time budget's plan chooses them)
-    done: int  # levels finished
     strokes: StrokeList  # the strokes continued from, then each finished level's
     continued: int  # how many of them were continued from (`init`)
     level_ends: list[int]  # where each finished level's strokes end in `strokes`
     rng_state: dict[str, Any]  # the placement generator's state after the last finished level
     stats: list[dict[str, Any]]  # each finished level's LevelStats, as a dict
     seconds: float  # painting seconds spent before the checkpoint
+
+    @property
+    def done(self) -> int:
+        """Levels finished."""
+        return len(self.level_ends)
 
     def level(self, i: int) -> StrokeList:
         """Finished level i's strokes as the backend was told them (one brush, final colours)."""
@@ -58,16 +62,9 @@ class Checkpoint:
         return part.with_brush(brush)
 
 
-def painting_key(photo: np.ndarray, config: PaintConfig, init: StrokeList | None, painters: dict) -> str:
-    """A hash of everything a painting depends on: the photo (H, W, 3) at the canvas size, the settings,
-    the strokes continued from and the painters' weights."""
+def painters_digest(painters: dict) -> str:
+    """A hash of the painters' weights, by brush (a pipeline's painters are frozen: computed once)."""
     h = hashlib.sha256()
-    h.update(np.ascontiguousarray(photo, np.float32).tobytes())
-    h.update(json.dumps(dataclasses.asdict(config), sort_keys=True, default=str).encode())
-    if init is not None:
-        h.update(json.dumps(init.header(), sort_keys=True).encode())
-        for a in (init.actions, init.windows, init.levels, init.brush_ids):
-            h.update(np.ascontiguousarray(a).tobytes())
     for brush in sorted(painters):
         h.update(brush.encode())
         for name, t in painters[brush].state_dict().items():
@@ -76,11 +73,25 @@ def painting_key(photo: np.ndarray, config: PaintConfig, init: StrokeList | None
     return h.hexdigest()
 
 
+def painting_key(photo: np.ndarray, config: PaintConfig, init: StrokeList | None, painters: str) -> str:
+    """A hash of everything a painting depends on: the photo (H, W, 3) at the canvas size, the settings,
+    the strokes continued from and the painters' weights (`painters_digest`)."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(photo, np.float32).tobytes())
+    h.update(json.dumps(dataclasses.asdict(config), sort_keys=True, default=str).encode())
+    if init is not None:
+        h.update(json.dumps(init.header(), sort_keys=True).encode())
+        for a in (init.actions, init.windows, init.levels, init.brush_ids):
+            h.update(np.ascontiguousarray(a).tobytes())
+    h.update(painters.encode())
+    return h.hexdigest()
+
+
 def save(path: str | os.PathLike, ckpt: Checkpoint) -> None:
     """Write `ckpt` to `path` (.npz), atomically: an interruption leaves the previous one or this one."""
     s = ckpt.strokes
     meta = {
-        "format": FORMAT, "version": VERSION, "key": ckpt.key, "done": ckpt.done,
+        "format": FORMAT, "version": VERSION, "key": ckpt.key,
         "plan": [dataclasses.asdict(lv) for lv in ckpt.plan], "level_steps": ckpt.level_steps,
         "continued": ckpt.continued, "level_ends": ckpt.level_ends, "rng_state": ckpt.rng_state,
         "stats": ckpt.stats, "seconds": ckpt.seconds,
@@ -108,7 +119,7 @@ def load(path: str | os.PathLike, key: str) -> Checkpoint | None:
                              **arrays)  # fmt: skip
         ckpt = Checkpoint(
             key=meta["key"], plan=[Level(**lv) for lv in meta["plan"]], level_steps=int(meta["level_steps"]),
-            done=int(meta["done"]), strokes=strokes, continued=int(meta["continued"]),
+            strokes=strokes, continued=int(meta["continued"]),
             level_ends=[int(e) for e in meta["level_ends"]],
             rng_state=meta["rng_state"], stats=meta["stats"], seconds=float(meta["seconds"]),
         )  # fmt: skip
@@ -122,4 +133,4 @@ def load(path: str | os.PathLike, key: str) -> Checkpoint | None:
     return ckpt
 
 
-__all__ = ["Checkpoint", "load", "painting_key", "save"]
+__all__ = ["Checkpoint", "load", "painters_digest", "painting_key", "save"]

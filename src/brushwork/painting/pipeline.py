@@ -47,7 +47,7 @@ from brushwork.io import note_to_stderr
 from brushwork.limits import check_painting_memory
 from brushwork.models.painter import Painter
 from brushwork.painting.backends import EngineBackend, NeuralBackend, engine_available
-from brushwork.painting.checkpoint import Checkpoint, painting_key
+from brushwork.painting.checkpoint import Checkpoint, painters_digest, painting_key
 from brushwork.painting.checkpoint import load as load_checkpoint
 from brushwork.painting.checkpoint import save as save_checkpoint
 from brushwork.painting.config import DEFAULT_STROKES, PaintConfig, split_brushes
@@ -99,6 +99,7 @@ class PaintPipeline:
         self.painter = self.painters[distinct[0]]
         self.loss = build_loss(self.config.loss, self.config).to(self.device)
         self._unit: float | None = None  # seconds of one stroke through the painter, measured when needed
+        self._painters_digest: str | None = None  # their weights' hash, for checkpoints, made when needed
 
     @classmethod
     def from_pretrained(
@@ -185,7 +186,9 @@ class PaintPipeline:
         t_plan = time.perf_counter()
         key = saved = None
         if checkpoint is not None:
-            key = painting_key(photo, cfg, painting if init is not None else None, self.painters)
+            if self._painters_digest is None:
+                self._painters_digest = painters_digest(self.painters)
+            key = painting_key(photo, cfg, painting if init is not None else None, self._painters_digest)
             saved = load_checkpoint(checkpoint, key) if resume else None
         if saved is not None:
             cfg = cfg.updated(level_steps=saved.level_steps)
@@ -253,7 +256,7 @@ class PaintPipeline:
             ends.append(len(painting))
             if checkpoint is not None:
                 save_checkpoint(checkpoint, Checkpoint(
-                    key, levels, cfg.level_steps, k + 1, painting, continued, ends, rng.bit_generator.state,
+                    key, levels, cfg.level_steps, painting, continued, ends, rng.bit_generator.state,
                     [vars(s) for s in stats], time.perf_counter() - t_paint,
                 ))  # fmt: skip
             done = Progress(k + 1, len(levels), 0, None, time.perf_counter() - t_paint, None, len(painting),
