@@ -10,11 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from brushwork.batch.sources import output_folders
 from brushwork.painting.outputs import STAGING_PREFIX
+from brushwork.painting.strokes_files import load as load_strokes
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FAST = ["--size", "48", "--strokes", "30", "--steps", "2", "--threads", "1", "--no-video", "--quiet"]
@@ -106,6 +108,16 @@ def test_init_continues_a_painting_in_its_own_folder(photo, tmp_path):
     assert r.returncode == 0, r.stderr
     assert (out / "strokes.json").read_bytes() != before
     assert '"strokes"' in (out / "strokes.json").read_text()
+    # --refine: the same strokes optimised again, in place
+    continued = load_strokes(out / "strokes.json")
+    r = cli("paint", str(photo), "--init", str(out / "strokes.json"), "--refine", "-o", str(out), *FAST[:2], *FAST[4:])
+    assert r.returncode == 0, r.stderr
+    refined = load_strokes(out / "strokes.json")
+    assert len(refined) == len(continued) and np.array_equal(refined.windows, continued.windows)
+    r = cli("paint", str(photo), "--refine", "-o", str(tmp_path / "o2"), *FAST)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "--init" in lines[0], r.stderr
+    assert not (tmp_path / "o2").exists()
 
 
 def test_a_photo_from_a_pipe_paints_and_a_silent_named_pipe_is_one_line(photo, tmp_path):

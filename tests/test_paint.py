@@ -29,6 +29,7 @@ from brushwork.painting.outputs import OUTPUT_FILES
 from brushwork.painting.pipeline import paint
 from brushwork.painting.plan import plan_levels
 from brushwork.painting.result import render_engine
+from brushwork.painting.strokes import StrokeList
 from brushwork.painting.strokes_files import load as load_strokes
 
 # One thread: another process (e.g. painter training) may share the 2 cores, and two OpenMP threads
@@ -222,6 +223,29 @@ def test_init_continues_a_painting(painted, photo):
     assert more.psnr > psnr(before, more.target) - 0.1  # new strokes do not make it worse
     with pytest.raises(BrushworkError, match="brush"):
         paint(photo, strokes=5, size=96, steps=1, init=first, brush="classic/pen", painter=PAINTER, progress=False)
+
+
+def test_refine_optimises_the_earlier_strokes_again(painted, photo):
+    first = load_strokes(painted / "strokes.json")
+    before = psnr(np.asarray(Image.open(painted / "painting.png")) / 255.0, np.asarray(Image.open(photo)) / 255.0)
+    # each level starts from its strokes as painted, pass by pass: with no step size, the same painting
+    same = paint(photo, size=96, steps=1, lr=1e-6, init=first, refine=True, painter=PAINTER, progress=False)
+    assert abs(same.psnr - before) < 0.05, (same.psnr, before)
+    better = paint(photo, size=96, steps=15, init=first, refine=True, painter=PAINTER, progress=False)
+    s = better.strokes
+    assert len(s) == len(first) and np.array_equal(s.windows, first.windows)
+    assert np.array_equal(s.levels, first.levels) and s.stroke_brushes() == first.stroke_brushes()
+    assert not np.allclose(s.actions, first.actions, atol=1e-3)
+    assert better.psnr > before + 0.2, (better.psnr, before)  # the real brush's painting, closer to the photo
+    more = paint(photo, size=96, steps=2, strokes=20, init=first, refine=True, painter=PAINTER, progress=False)
+    assert len(more.strokes) == 80 and more.strokes.levels[60:].min() > first.levels.max()
+    with pytest.raises(BrushworkError, match="init"):
+        paint(photo, size=96, steps=1, refine=True, painter=PAINTER, progress=False)
+    shift = np.array([0.5, 0.0, 0.0], np.float32)  # a film frame's strokes, moved off the stroke grid by the flow
+    moved = StrokeList(first.brushes, first.width, first.height, first.background, first.actions,
+                       first.windows + shift, first.levels, first.brush_ids)  # fmt: skip
+    with pytest.raises(BrushworkError, match="grid"):
+        paint(photo, size=96, steps=1, init=moved, refine=True, painter=PAINTER, progress=False)
 
 
 def test_several_images_get_their_own_folders(photo, tmp_path):

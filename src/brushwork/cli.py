@@ -117,6 +117,7 @@ def cmd_paint(args: argparse.Namespace) -> None:
     from brushwork.painting.outputs import SaveOptions, is_painted, prepare_folder
     from brushwork.painting.pipeline import PaintPipeline, continue_strokes
     from brushwork.painting.plan import check_brush_count, level_windows
+    from brushwork.painting.refine import refine_plan
     from brushwork.painting.strokes_files import load as load_strokes
     from brushwork.video.clip import is_clip
 
@@ -130,8 +131,10 @@ def cmd_paint(args: argparse.Namespace) -> None:
         steps=args.steps, time_budget=args.time_budget, device=args.device, engine=not args.no_engine,
         min_stroke=_stroke_fraction(args.min_stroke, args.size, "--min-stroke") if args.min_stroke
         else PaintConfig.min_stroke,
-        max_stroke=_stroke_fraction(args.max_stroke, args.size, "--max-stroke"),
+        max_stroke=_stroke_fraction(args.max_stroke, args.size, "--max-stroke"), refine=args.refine,
     )  # fmt: skip
+    if args.refine and args.init is None:
+        raise BrushworkError("--refine optimises an earlier painting's strokes again: give them with --init STROKES")
     images = expand(args.images)
     clips = [p for p in images if is_clip(p)]
     frames = _frame_range(args.frames) if args.frames is not None else None
@@ -172,7 +175,9 @@ def cmd_paint(args: argparse.Namespace) -> None:
         else:
             shape = fit_to_canvas(load_image(path), args.size, name=path).shape
             if init is not None:
-                continue_strokes(init, args.brush, *shape[:2], label=args.init)
+                given = continue_strokes(init, args.brush, *shape[:2], label=args.init)
+                if args.refine:
+                    refine_plan(given, config.work_window, config.steps or config.level_steps, torch.device("cpu"))
         check_brush_count(len(config.brush_list()), len(level_windows(*shape[:2], config)))
         check_painting_memory(shape[1], shape[0])
     pipe = PaintPipeline(config)  # checks brush and painter: a bad one fails here, before any folder or note
@@ -434,7 +439,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=_int_in(1, MAX_STEPS), default=None, help="optimiser steps per level (default: 15)")
     g.add_argument("--time-budget", type=float, default=None, metavar="SEC",
                    help="seconds of painting; without --strokes brushwork chooses the strokes to fit")  # fmt: skip
-    s.add_argument("--init", default=None, metavar="STROKES", help="continue from a strokes.json / .npz")
+    s.add_argument("--init", default=None, metavar="STROKES", help="continue from a strokes.json / .npz: its "
+                   "strokes stay as they are and --strokes new ones go on top (default 2000)")  # fmt: skip
+    s.add_argument("--refine", action="store_true", help="with --init: optimise the earlier painting's own "
+                   "strokes again, level by level (place, shape, colour), for a closer painting with the same "
+                   "strokes; --strokes N also adds N new ones on top")  # fmt: skip
     s.add_argument("--device", default="cpu")
     s.add_argument(
         "--threads",

@@ -70,6 +70,9 @@ class PaintConfig:
     # ones'. Off for continuing a painting (it stays as it was); on for a video's next frame, whose
     # strokes carry over from the last frame and whose colours must follow the new frame's light.
     refit_init: bool = False
+    # With `init`: optimise the earlier painting's own strokes again, level by level, instead of
+    # keeping them as they are (`brushwork.painting.refine`); new strokes only if `strokes` is given.
+    refine: bool = False
     # -- placement ----------------------------------------------------------------------------------
     fill: float = 0.75  # strokes per pass = fill x (canvas area / window area)
     # Cells of the finer levels score error x (1 + detail_weight x local detail): small strokes go to
@@ -128,8 +131,8 @@ class PaintConfig:
             or (self.real_forward_every < 0)
         ):
             raise BrushworkError(f"real_forward_every must be an integer >= 0, got {self.real_forward_every!r}")
-        if not all(isinstance(v, bool) for v in (self.engine, self.refit_colors, self.refit_init)):
-            raise BrushworkError("engine, refit_colors and refit_init must be True or False")
+        if not all(isinstance(v, bool) for v in (self.engine, self.refit_colors, self.refit_init, self.refine)):
+            raise BrushworkError("engine, refit_colors, refit_init and refine must be True or False")
         if isinstance(self.work_window, bool) or not isinstance(self.work_window, int) or self.work_window < MIN_WINDOW:
             raise BrushworkError(
                 f"work_window must be an integer of at least {MIN_WINDOW} px, got {self.work_window!r}"

@@ -37,7 +37,7 @@ from brushwork.painting.backends import Backend
 from brushwork.painting.canvas import composite_pass, reduce, resize_alpha
 from brushwork.painting.config import PaintConfig
 from brushwork.painting.losses import PaintLoss
-from brushwork.painting.placement import action_bounds, detail_map, init_level
+from brushwork.painting.placement import LevelInit, action_bounds, detail_map, init_level
 from brushwork.painting.plan import Level
 from brushwork.painting.schedule import LevelClock, cosine_lr
 from brushwork.painting.strokes import StrokeList
@@ -113,6 +113,7 @@ class LevelOptimiser:
         label: str = "",
         progress: bool = True,
         on_step: Callable[[int, int | None, Tensor], None] | None = None,
+        start: LevelInit | None = None,
     ) -> tuple[StrokeList, LevelStats]:
         """Place and optimise `level` over `backend.image`; returns its strokes (full-canvas windows).
 
@@ -121,6 +122,8 @@ class LevelOptimiser:
             painting: the strokes so far (the level's strokes get its canvas and background; their
                 brush is the level's, which `self.painter` must be the painter of).
             detail: weight the placement by the photo's detail (finer levels).
+            start: the level's strokes to start from instead of a new placement (refining an earlier
+                painting: `brushwork.painting.refine.level_start`).
         """
         cfg = self.config
         stats = LevelStats(level.index, level.window, level.strokes)
@@ -129,14 +132,19 @@ class LevelOptimiser:
         target_w = reduce(target, m)  # (3, h, w) the work canvas
         base_w = reduce(backend.image, m)  # the painting under this level, frozen
         self.loss.set_target(target_w)
-        dmap = detail_map(target_w, ww) if detail and cfg.detail_weight > 0 else None
-        init, _ = init_level(self.painter, level, target_w, base_w, cfg, rng, dmap)
+        if start is None:
+            dmap = detail_map(target_w, ww) if detail and cfg.detail_weight > 0 else None
+            init, _ = init_level(self.painter, level, target_w, base_w, cfg, rng, dmap)
+        else:
+            init = start
         stats.init_seconds = time.perf_counter() - t
         clock.start()
 
         slices = init.slices
         lo, hi = (b.to(self.device) for b in action_bounds(cfg.margin))
-        unit = ((init.actions.to(self.device) - lo) / (hi - lo)).clamp(0.01, 0.99)
+        # a new placement starts well inside the bounds; strokes to refine start where they were
+        edge = 0.01 if start is None else 1e-4
+        unit = ((init.actions.to(self.device) - lo) / (hi - lo)).clamp(edge, 1.0 - edge)
         theta = torch.logit(unit).requires_grad_(True)  # (N, 12) unconstrained; actions = lo + (hi - lo) * sigmoid
         opt = torch.optim.Adam([theta], lr=cfg.lr)
         every = cfg.real_forward_every if backend.real else 0

@@ -20,6 +20,8 @@ The steps of `__call__`:
 `init` continues an earlier painting: its strokes stay underneath, frozen and unchanged (scaled to
 this canvas), and new levels go on top where the painting still differs most from the photo; only
 levels no larger than its finest window are used. Its background colour and brushes are kept.
+With `refine=True` its strokes are optimised again instead, level by level, each from where it was
+(`brushwork.painting.refine`); new strokes go on top only if `strokes` is given.
 
 Several brushes: `brush="classic/dry_brush,classic/pen"` paints the coarse levels with the first
 and the fine levels with the last (`plan.assign_brushes`: k brushes over L levels, level i gets brush
@@ -54,6 +56,7 @@ from brushwork.painting.config import DEFAULT_STROKES, PaintConfig, split_brushe
 from brushwork.painting.losses import build_loss
 from brushwork.painting.optimise import LevelOptimiser, LevelStats
 from brushwork.painting.plan import assign_brushes, level_windows, plan_levels
+from brushwork.painting.refine import refine_plan
 from brushwork.painting.result import Painting
 from brushwork.painting.schedule import (
     LevelClock,
@@ -163,9 +166,15 @@ class PaintPipeline:
         check_painting_memory(w, h)
         target = torch.from_numpy(photo).permute(2, 0, 1).contiguous().to(self.device)  # (3, H, W)
 
-        # 2. the painting so far
+        # 2. the painting so far (refining: nothing yet, the earlier strokes come back level by level)
+        given = refined = None
         if init is not None:
-            painting = continue_strokes(init, cfg.brush, h, w)
+            painting = given = continue_strokes(init, cfg.brush, h, w)
+            if cfg.refine:
+                refined = refine_plan(given, cfg.work_window, cfg.steps or cfg.level_steps, self.device)
+                painting = StrokeList.empty(given.brushes[0], w, h, given.background)
+        elif cfg.refine:
+            raise BrushworkError("refine needs the strokes of an earlier painting: give init (--init STROKES)")
         else:
             background = tuple(float(v) for v in np.median(photo.reshape(-1, 3), axis=0))
             painting = StrokeList.empty(self.brushes[0], w, h, background)
@@ -174,7 +183,7 @@ class PaintPipeline:
         problem = engine_available(tuple(self.painters)) if cfg.engine else "painter-only mode asked for"
         if problem is None:
             backend = EngineBackend(painting, self.device, refit=cfg.refit_colors,
-                                    coverage=init_coverage if init is not None else None,
+                                    coverage=init_coverage if init is not None and refined is None else None,
                                     refit_init=cfg.refit_init)  # fmt: skip
         else:
             if cfg.engine:
@@ -188,13 +197,13 @@ class PaintPipeline:
         if checkpoint is not None:
             if self._painters_digest is None:
                 self._painters_digest = painters_digest(self.painters)
-            key = painting_key(photo, cfg, painting if init is not None else None, self._painters_digest)
+            key = painting_key(photo, cfg, given, self._painters_digest)
             saved = load_checkpoint(checkpoint, key) if resume else None
         if saved is not None:
             cfg = cfg.updated(level_steps=saved.level_steps)
             levels = saved.plan
         else:
-            levels, cfg = self._plan(h, w, cfg, backend.real, painting)
+            levels, cfg = self._plan(h, w, cfg, backend.real, painting if refined is None else given, refined)
         budget_left = None if cfg.time_budget is None else cfg.time_budget - (time.perf_counter() - t_plan)
 
         # 5. the levels (after those a checkpoint holds, told to the backend again as they were committed)
@@ -246,6 +255,7 @@ class PaintPipeline:
             new, st = optimisers[level.brush](
                 level, target, backend, painting, rng, detail=k > 0 or continued > 0, clock=clock,
                 label=f"{k + 1}/{len(levels)}", progress=progress, on_step=on_step,
+                start=refined[level.index][1] if refined is not None and level.index in refined else None,
             )  # fmt: skip
             t1 = time.perf_counter()
             new = backend.commit(new, target)
@@ -281,9 +291,18 @@ class PaintPipeline:
             notes=notes,
         )  # fmt: skip
 
-    def _plan(self, h: int, w: int, cfg: PaintConfig, real: bool, painting: StrokeList) -> tuple[list, PaintConfig]:
+    def _plan(
+        self, h: int, w: int, cfg: PaintConfig, real: bool, painting: StrokeList, refined: dict | None = None
+    ) -> tuple[list, PaintConfig]:
         """The levels of a painting on `painting` (empty, or strokes to continue) and the config with the
-        steps a time budget chose."""
+        steps a time budget chose. Refining, the levels of `painting` come first (`refined`), then new
+        ones only for a stroke count given."""
+        if refined is not None:
+            levels = [lv for lv, _ in refined.values()]
+            if cfg.strokes is None:
+                return levels, cfg
+            more, cfg = self._plan(h, w, cfg, real, painting)
+            return levels + more, cfg
         first = int(painting.levels.max()) + 1 if len(painting) else 0
         finest = int(round(float(painting.windows[:, 2].min()))) if len(painting) else None
         by_budget = cfg.strokes is None and cfg.time_budget is not None
