@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from brushwork import __version__
+from brushwork.allocator import return_large_blocks
 from brushwork.errors import BrushworkError
 from brushwork.io import TolerantStream, line_to_stderr, note_to_stderr
 from brushwork.limits import (
@@ -577,6 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     # Idle OpenMP threads sleep instead of spinning: with another job on the cores, 2 spinning threads
     # ran the painter 20x slower (10.3 s vs 0.49 s); PASSIVE cut that to 0.64 s. Set before torch loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return_large_blocks()  # a poster's freed tensors go back to the system (brushwork.allocator)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
         if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started with & from a script: Ctrl-C works

@@ -60,8 +60,10 @@ class PainterActor:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import torch
 
+        from brushwork.allocator import return_large_blocks
         from brushwork.painting.pipeline import PaintPipeline
 
+        return_large_blocks()  # as the CLI does: freed tensors go back to the system
         torch.set_num_threads(threads)
         self.pipe = PaintPipeline(config)
 
