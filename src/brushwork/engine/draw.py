@@ -433,9 +433,6 @@ def stroke_alphas(actions: np.ndarray, windows: np.ndarray, brush: BrushSpec,
                 for info, action, (x0, y0, w) in zip(infos, acts, win, strict=True)]  # fmt: skip
 
 
-CANONICAL = True
-
-
 def _coverage(surface: Surface, info: BrushInfo, action: np.ndarray, x0: float, y0: float,
               w: float, clip: tuple[int, int] | None = None) -> tuple[int, int, np.ndarray]:  # fmt: skip
     """One stroke painted alone: (x, y, alpha (h, w)) cropped to its paint (an empty box if none),
@@ -444,7 +441,7 @@ def _coverage(surface: Surface, info: BrushInfo, action: np.ndarray, x0: float, 
     # Painted at its window's sub-pixel offset near the surface's origin, then moved by whole pixels:
     # the brush's texture depends on where on the surface it paints (the same stroke moved 64 px
     # differs at 16 dB), so this way a stroke moved by whole pixels keeps its texture bit for bit.
-    ix, iy = (math.floor(x0), math.floor(y0)) if CANONICAL else (0, 0)
+    ix, iy = math.floor(x0), math.floor(y0)
     if clip is not None:
         surface.clip = ((-ix) // TILE, (-iy) // TILE, -(-(clip[0] - ix) // TILE), -(-(clip[1] - iy) // TILE))
     _draw(info, surface, action, x0 - ix, y0 - iy, w)
