@@ -61,6 +61,23 @@ def test_refit_recovers_the_colours_exactly():
     assert got.min() >= 0 and got.max() <= 1
 
 
+def test_refit_hold_keeps_a_carried_colour_between_its_own_and_the_best_fit():
+    """A film's carried stroke: `hold` pulls its refitted colour toward the one it came with, in
+    proportion to its own weight (hold 1: an isolated stroke moves half of the way)."""
+    acts = np.full((1, 12), 0.6, np.float32)
+    boxes = stroke_alphas(acts, np.array([[8.0, 8.0, 40.0]], np.float32), "classic/dry_brush")
+    x, y, a = boxes[0]
+    under = np.zeros((64, 64, 3), np.float32)
+    target = under.copy()
+    truth, came_with = np.array([0.8, 0.4, 0.2]), np.array([[0.2, 0.4, 0.8]])
+    region = target[max(y, 0) : y + a.shape[0], max(x, 0) : x + a.shape[1]]
+    region += a[: region.shape[0], : region.shape[1], None] * truth.astype(np.float32)
+    free = refit_colors(target, under, boxes, came_with, ridge=1e-9, iterations=400)
+    held = refit_colors(target, under, boxes, came_with, ridge=1e-9, iterations=400, hold=np.ones(1))
+    assert np.abs(free - truth).max() < 0.01
+    assert np.abs(held - (truth + came_with) / 2).max() < 0.01
+
+
 def test_engine_in_the_loop_beats_the_painter_only_background(pipe, photo):
     """The next level corrects what the real brush did differently from the painter."""
     real = pipe(photo, progress=False)

@@ -248,6 +248,7 @@ class EngineBackend:
             box per stroke, as `EngineCanvas.alphas` gives): reused instead of painting them again.
         refit_init: the final joint refit also changes the colours of the strokes continued from
             (a video frame whose strokes carry over: their colours follow the new frame).
+        hold: with refit_init, how strongly those strokes keep to the colours they came with.
     """
 
     real = True
@@ -259,6 +260,7 @@ class EngineBackend:
         refit: bool = True,
         coverage: list | None = None,
         refit_init: bool = False,
+        hold: float = 0.0,
     ) -> None:
         from brushwork.engine import EngineCanvas, resolve_brush
 
@@ -290,6 +292,7 @@ class EngineBackend:
         # strokes before `first` are an earlier painting's: kept as they are, or their colours refitted too
         self.first = 0 if refit_init else len(strokes)
         self.continued = len(strokes)
+        self.hold = hold  # with refit_init: the continued strokes' pull toward their colours (refit_colors)
         self.base = self.image if not refit_init else self._background()  # the painting under the refitted strokes
 
     def _keep(self, boxes: list) -> None:
@@ -402,9 +405,13 @@ class EngineBackend:
         boxes = self.coverage_boxes
         if not self.refit or boxes is None or len(boxes) != len(painting) or len(painting) == self.continued:
             return painting
+        hold = None
+        if self.hold > 0 and self.first < self.continued:  # the continued strokes keep to their colours
+            hold = np.zeros(len(painting) - self.first)
+            hold[: self.continued - self.first] = self.hold
         colors = refit_colors(
             target.permute(1, 2, 0).cpu().numpy(), self.base.permute(1, 2, 0).cpu().numpy(),
-            boxes[self.first :], painting.actions[self.first :, A.COLOR],
+            boxes[self.first :], painting.actions[self.first :, A.COLOR], hold=hold,
         )  # fmt: skip
         actions = painting.actions.copy()
         actions[self.first :, A.COLOR] = colors

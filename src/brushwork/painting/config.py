@@ -70,6 +70,9 @@ class PaintConfig:
     # ones'. Off for continuing a painting (it stays as it was); on for a video's next frame, whose
     # strokes carry over from the last frame and whose colours must follow the new frame's light.
     refit_init: bool = False
+    # With refit_init: the continued strokes' colours are pulled toward the colours they came with,
+    # this many times their own visible weight (refit.refit_colors `hold`; 1 halves a lone stroke's change).
+    refit_hold: float = 0.0
     # With `init`: optimise the earlier painting's own strokes again, level by level, instead of
     # keeping them as they are (`brushwork.painting.refine`); new strokes only if `strokes` is given.
     refine: bool = False
@@ -185,6 +188,7 @@ RANGES = (
     ("detail_weight", -1e-12, 1e3),
     ("margin", -1e-12, 0.49),
     ("init_pull", -1e-12, 1.0),
+    ("refit_hold", -1e-12, 1e3),
 )
 
 

@@ -184,7 +184,7 @@ class PaintPipeline:
         if problem is None:
             backend = EngineBackend(painting, self.device, refit=cfg.refit_colors,
                                     coverage=init_coverage if init is not None and refined is None else None,
-                                    refit_init=cfg.refit_init)  # fmt: skip
+                                    refit_init=cfg.refit_init, hold=cfg.refit_hold)  # fmt: skip
         else:
             if cfg.engine:
                 note(f"painting through the painter alone, painting.png is the painter's canvas: {problem}")

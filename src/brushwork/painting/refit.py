@@ -161,6 +161,7 @@ def refit_colors(
     colors: np.ndarray,
     ridge: float = 1e-3,
     iterations: int = 100,
+    hold: np.ndarray | None = None,
 ) -> np.ndarray:
     """The colours (N, 3) in [0, 1] that bring the real painting of a level closest to the target.
 
@@ -169,6 +170,9 @@ def refit_colors(
         boxes: each stroke's real coverage, (x, y, alpha (h, w)) in painting order (`stroke_alphas`).
         colors: (N, 3) the optimised colours: the starting point and the ridge's anchor.
         ridge: weight of ||c - c0||^2 relative to one fully visible pixel's squared error.
+        hold: (N,) per stroke, a further pull toward c0 of `hold` times the stroke's own weight
+            (sum of its squared visible coverage): 1 moves an isolated stroke's colour half of the
+            way to its best fit (a film's carried strokes follow the light without jitter).
 
     Returns:
         float32 (N, 3).
@@ -188,12 +192,17 @@ def refit_colors(
             b[i] = np.tensordot(wi.astype(np.float64), under_box, axes=([0, 1], [0, 1]))
     b = torch.from_numpy(b)
     c0_t = torch.from_numpy(c0)
+    pull = np.full((len(c0), 1), ridge)
+    if hold is not None:
+        own = np.array([0.0 if box is None else float((box[2].astype(np.float64) ** 2).sum()) for box in weights])
+        pull += (np.asarray(hold, np.float64).reshape(-1) * own)[:, None]
+    pull_t = torch.from_numpy(pull)
     # Gershgorin on G (non-negative entries): its largest row sum bounds its largest eigenvalue,
     # hence the step 1 / L is safe.
-    lipschitz = float((g @ torch.ones(len(c0), 1, dtype=torch.float64)).max()) + ridge
+    lipschitz = float((g @ torch.ones(len(c0), 1, dtype=torch.float64) + pull_t).max())
     c, z, t = c0_t.clone(), c0_t.clone(), 1.0
     for _ in range(iterations):  # FISTA: projected gradient with Nesterov momentum
-        c_next = (z - (g @ z - b + ridge * (z - c0_t)) / lipschitz).clamp(0.0, 1.0)
+        c_next = (z - (g @ z - b + pull_t * (z - c0_t)) / lipschitz).clamp(0.0, 1.0)
         t_next = (1 + (1 + 4 * t * t) ** 0.5) / 2
         z = c_next + (t - 1) / t_next * (c_next - c)
         c, t = c_next, t_next

@@ -140,7 +140,7 @@ class FrameStepper:
         init_coverage = [coverage[i] for i in kept]
         if add > 0:
             painting = self._paint(frame, index, init=init, init_coverage=init_coverage, strokes=add,
-                                   refit_init=cfg.refit_carried)  # fmt: skip
+                                   refit_init=cfg.refit_carried, refit_hold=cfg.hold)  # fmt: skip
             result, image = painting.strokes, painting.image
             cov = painting.coverage if painting.coverage is not None else engine_coverage(result)
         else:  # nothing to add: the carried strokes are the painting
