@@ -438,13 +438,9 @@ def _coverage(surface: Surface, info: BrushInfo, action: np.ndarray, x0: float, 
     """One stroke painted alone: (x, y, alpha (h, w)) cropped to its paint (an empty box if none),
     and to the canvas `clip` (width, height) if given."""
     surface.clear()
-    # Painted at its window's sub-pixel offset near the surface's origin, then moved by whole pixels:
-    # the brush's texture depends on where on the surface it paints (the same stroke moved 64 px
-    # differs at 16 dB), so this way a stroke moved by whole pixels keeps its texture bit for bit.
-    ix, iy = math.floor(x0), math.floor(y0)
     if clip is not None:
-        surface.clip = ((-ix) // TILE, (-iy) // TILE, -(-(clip[0] - ix) // TILE), -(-(clip[1] - iy) // TILE))
-    _draw(info, surface, action, x0 - ix, y0 - iy, w)
+        surface.clip = (0, 0, -(-clip[0] // TILE), -(-clip[1] // TILE))
+    _draw(info, surface, action, x0, y0, w)
     if not surface.tiles:  # nothing painted (e.g. zero pressure)
         return 0, 0, np.zeros((0, 0), np.float32)
     tx = [k[0] for k in surface.tiles]
@@ -456,4 +452,4 @@ def _coverage(surface: Surface, info: BrushInfo, action: np.ndarray, x0: float, 
         return 0, 0, np.zeros((0, 0), np.float32)
     # cropped to the paint: less memory to keep and fewer pixels to composite
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    return ix + x + int(c0), iy + y + int(r0), np.ascontiguousarray(alpha[r0:r1, c0:c1])
+    return x + int(c0), y + int(r0), np.ascontiguousarray(alpha[r0:r1, c0:c1])
