@@ -53,8 +53,9 @@ class CarryConfig:
     # and shading follow the film; off, carried strokes keep the colour they were painted with
     refit_carried: bool = True
     # ... and those carried colours keep to the last frame's this much (`PaintConfig.refit_hold`).
-    # Off: Megamind frames 1-100, 1000 strokes (a trial engine build): 0 gave 3.23x the clip's warping error and 31.12 dB,
-    # 1 gave 3.12x and 31.01 dB (30 frames: 4 gave 3.21x and 31.50 dB, worse on both than 1)
+    # Off: Megamind frames 1-100, 1000 strokes (with a trial engine build): 0 gave 3.23x the
+    # clip's warping error and 31.12 dB, 1 gave 3.12x and 31.01 dB (30 frames: 4 gave 3.21x and
+    # 31.50 dB, worse on both than 1)
     hold: float = 0.0
 
 
