@@ -46,6 +46,8 @@ def refine_levels(strokes: StrokeList, work_window: int, steps: int) -> list[Lev
                                  "(painted at another --size? refine at the size it was painted)")  # fmt: skip
         win = int(round(window))
         factor = win // work_window if win >= work_window and win % work_window == 0 else 1
+        if np.any(strokes.windows[rows, :2] % factor):  # painted at full scale (a stroke-size limit): so again
+            factor = 1
         out.append(Level(int(index), win, factor, len(rows), steps, strokes.brushes[int(brushes[0])]))
     return out
 
