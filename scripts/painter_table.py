@@ -31,13 +31,18 @@ def main() -> None:
         stored = info.get("stored") or chosen
         init = info.get("init")
         how = f"fine-tuned from `{init['painter']}`" if init else "from scratch"
+        first = info.get("init_provenance")  # trained further from its own shipped painter: say where that came from
+        while first is not None and first.get("init_provenance"):
+            first = first["init_provenance"]
+        if first is not None and first.get("init"):
+            how += f" (itself fine-tuned from `{first['init']['painter']}`)"
         commands = info.get("commands") or [info.get("command", "")]
         preset = next((c.split("--preset ")[1].split()[0] for c in commands if "--preset" in c), None)
         how += f", `{preset}` preset" if preset else (", `finetune` preset" if init else ", default preset")
         sets = [part.split()[0] for c in commands for part in c.split("--set ")[1:]]
         how += f" with {', '.join(f'`{x}`' for x in sets)}" if sets else ""
         size = f"{stored['bytes'] / 1e6:.1f} MB" if "bytes" in stored else ""
-        minutes = f"{info['minutes']:.0f} min"
+        minutes = f"{info.get('minutes_total', info['minutes']):.0f} min"
         if info.get("note"):
             notes.append(f"{info['brush']}: {info['note']}")
             minutes += f" ({len(notes)})"

@@ -13,6 +13,7 @@ full precision). --repack converts a painter already shipped, re-measuring it th
 """
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -42,6 +43,26 @@ def store(src: Path, dst: Path, half: bool) -> None:
     save_file(tensors, str(dst), metadata=meta)
 
 
+def chain_provenance(summary: dict) -> None:
+    """A run that continued the shipped painter of its own brush keeps that painter's provenance.
+
+    `brushwork train all --brush B --init B` trains the shipped painter of B further; its metrics.json
+    knows only the starting file's hash. When that hash is the shipped file's, the shipped .json goes
+    into "init_provenance" (its commands, seeds and metrics) and "minutes_total" adds up the runs, so
+    the new file says every command that made it.
+    """
+    init = summary.get("init") or {}
+    slug = summary["brush"].replace("/", "__")
+    shipped, shipped_json = WEIGHTS / f"{slug}.safetensors", WEIGHTS / f"{slug}.json"
+    if init.get("brush") != summary["brush"] or not shipped_json.exists():
+        return
+    if hashlib.sha256(shipped.read_bytes()).hexdigest() != init.get("sha256"):
+        sys.exit(f"the run started from a {summary['brush']} painter other than the shipped one: no provenance for it")
+    before = json.loads(shipped_json.read_text())
+    summary["init_provenance"] = before
+    summary["minutes_total"] = round(before.get("minutes_total", before["minutes"]) + summary["minutes"], 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", nargs="?", type=Path, help="a `brushwork train all` run folder")
@@ -64,6 +85,8 @@ def main() -> None:
         heldout = args.heldout or Path(json.loads((args.run / "config.json").read_text())["heldout"])
         if not heldout.is_absolute():
             heldout = Path.cwd() / heldout
+    if not args.repack:
+        chain_provenance(summary)
     painter = Painter.from_pretrained(source)  # refuse anything that does not load
     if painter.metadata.get("brush") != summary["brush"]:
         sys.exit(f"{source}: painter brush {painter.metadata.get('brush')!r} != {summary['brush']!r}")
