@@ -177,6 +177,19 @@ def test_a_huge_16_bit_grey_png_is_reduced_in_bounded_memory(tmp_path):
     assert int(peak_kb) < 2_000_000, peak_kb  # KB: under 2 GB, torch's import included
 
 
+def test_a_16_bit_image_reduced_in_bands_is_the_whole_reduced():
+    import numpy as np
+
+    from brushwork.images import _reduce_16_bit
+
+    rng = np.random.default_rng(0)
+    for h, w, factor, rows in [(1000, 777, 3, 100), (1001, 500, 7, 64), (300, 301, 2, 5)]:
+        im = Image.fromarray(rng.integers(0, 65536, (h, w), dtype=np.uint16))
+        assert im.mode == "I;16"
+        whole = im.convert("I").reduce(factor).convert("I;16")
+        assert np.array_equal(np.asarray(_reduce_16_bit(im, factor, rows)), np.asarray(whole))
+
+
 def test_an_ascii_terminal_and_a_file_where_a_folder_goes(photo, tmp_path):
     named = tmp_path / "château.png"
     named.write_bytes(photo.read_bytes())

@@ -179,10 +179,24 @@ def _shrink(im: Image.Image, max_side: int) -> Image.Image:
         return im
     try:
         if im.mode in ("I;16", "I;16L", "I;16B", "I;16N"):  # reduce() takes 32-bit "I", not 16-bit modes
-            return im.convert("I").reduce(factor).convert("I;16")
+            return _reduce_16_bit(im, factor)
         return im.reduce(factor)
     except (ValueError, OSError):  # a mode reduce() does not support: the float resize does it all
         return im
+
+
+def _reduce_16_bit(im: Image.Image, factor: int, band_rows: int = 1024) -> Image.Image:
+    """A 16-bit image box-reduced by `factor`, through 32-bit "I" one band of rows at a time.
+
+    Converting the whole image to "I" first held a copy twice its size (13000 px square: 676 MB more);
+    bands a multiple of `factor` rows tall reduce to exactly the rows the whole image would.
+    """
+    w, h = im.size
+    rows = factor * max(1, band_rows // factor)
+    out = Image.new("I", (-(-w // factor), -(-h // factor)))
+    for top in range(0, h, rows):
+        out.paste(im.crop((0, top, w, min(h, top + rows))).convert("I").reduce(factor), (0, top // factor))
+    return out.convert("I;16")
 
 
 def _pil_to_rgb(im: Image.Image, name: str, notify: Notify) -> np.ndarray:

@@ -286,8 +286,8 @@ def load_painter(brush: str | Path = "classic/dry_brush", device: str | torch.de
 
     painter = Painter.from_pretrained(painter_path(brush), device=resolve_device(device))
     painter.requires_grad_(False)
-    # No process-wide denormal flushing: curve_sketch clamps its exponents, so the painter makes no
-    # denormals that matter (shipped dry brush: 0.45 ms a stroke with or without the flush), while
+    # No process-wide denormal flushing: curve_sketch clamps its exponents and `coverage` its logits, so the
+    # painter makes no denormals that matter (shipped dry brush: 0.45 ms a stroke with or without the flush), while
     # flushing made libmypaint's dab counting ~10x slower on long strokes in the same process.
     return painter
 
