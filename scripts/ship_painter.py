@@ -43,22 +43,28 @@ def store(src: Path, dst: Path, half: bool) -> None:
     save_file(tensors, str(dst), metadata=meta)
 
 
-def chain_provenance(summary: dict) -> None:
+def chain_provenance(summary: dict, painter_file: Path) -> None:
     """A run that continued the shipped painter of its own brush keeps that painter's provenance.
 
     `brushwork train all --brush B --init B` trains the shipped painter of B further; its metrics.json
     knows only the starting file's hash. When that hash is the shipped file's, the shipped .json goes
     into "init_provenance" (its commands, seeds and metrics) and "minutes_total" adds up the runs, so
-    the new file says every command that made it.
+    the new file says every command that made it. Shipping the same run again keeps what the first
+    time wrote; a start from another file of the brush (a checkpoint) is said in a warning.
     """
     init = summary.get("init") or {}
     slug = summary["brush"].replace("/", "__")
     shipped, shipped_json = WEIGHTS / f"{slug}.safetensors", WEIGHTS / f"{slug}.json"
     if init.get("brush") != summary["brush"] or not shipped_json.exists():
         return
-    if hashlib.sha256(shipped.read_bytes()).hexdigest() != init.get("sha256"):
-        sys.exit(f"the run started from a {summary['brush']} painter other than the shipped one: no provenance for it")
     before = json.loads(shipped_json.read_text())
+    if before.get("commands") == summary.get("commands") and "init_provenance" in before:  # this run, again
+        summary["init_provenance"], summary["minutes_total"] = before["init_provenance"], before["minutes_total"]
+        return
+    if hashlib.sha256(shipped.read_bytes()).hexdigest() != init.get("sha256"):
+        print(f"warning: {painter_file} started from a {summary['brush']} painter that is not the shipped one; "
+              "its provenance is only the hash in 'init'", file=sys.stderr)  # fmt: skip
+        return
     summary["init_provenance"] = before
     summary["minutes_total"] = round(before.get("minutes_total", before["minutes"]) + summary["minutes"], 1)
 
@@ -86,7 +92,7 @@ def main() -> None:
         if not heldout.is_absolute():
             heldout = Path.cwd() / heldout
     if not args.repack:
-        chain_provenance(summary)
+        chain_provenance(summary, source)
     painter = Painter.from_pretrained(source)  # refuse anything that does not load
     if painter.metadata.get("brush") != summary["brush"]:
         sys.exit(f"{source}: painter brush {painter.metadata.get('brush')!r} != {summary['brush']!r}")

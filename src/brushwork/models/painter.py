@@ -103,6 +103,18 @@ def curve_sketch(actions: torch.Tensor, size: int, points: int = 32) -> torch.Te
     return torch.tanh(density).unsqueeze(1)  # ~1 inside thick strokes, ~pressure along thin ones
 
 
+# Coverage logits are floored here before the sigmoid: the wet painters' logits reach -160 to -820 far
+# from the stroke, where the sigmoid gives denormal floats, and those slowed their forward and backward
+# by a quarter (deevad/blending, 1 thread: 1.91 -> 1.51 ms a stroke, the same as with the CPU flushing
+# denormals). sigmoid(-60) ~ 9e-27 is zero for every output, and 1 - it is exactly 1 in float32.
+LOGIT_FLOOR = -60.0
+
+
+def coverage(logits: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) coverage logits -> coverage in [0, 1], floored at sigmoid(LOGIT_FLOOR) (see there)."""
+    return torch.sigmoid(logits.clamp(min=LOGIT_FLOOR))
+
+
 @register_architecture(LEGACY_ARCHITECTURE)  # today's network: an MLP to 4 x 4, then PixelShuffle stages
 class Painter(nn.Module):
     """Neural painter. `forward(actions)` returns the stroke on white, as the data set stores it.
@@ -147,18 +159,12 @@ class Painter(nn.Module):
             return torch.cat([self._alpha_logits(a) for a in actions.split(self.chunk_size)])
         return self._alpha_logits(actions)
 
-    def sketch(self, actions: torch.Tensor) -> torch.Tensor | None:
-        """(N, 12) -> (N, 1, 64, 64) the curve sketch every stage sees, or None without the geometry prior."""
-        cfg = self.config
-        if not cfg.geometry_prior:
-            return None
-        return curve_sketch(actions, cfg.out_size, cfg.prior_points).to(memory_format=torch.channels_last)
-
-    def _alpha_logits(self, actions: torch.Tensor, sketch: torch.Tensor | None = None) -> torch.Tensor:
+    def _alpha_logits(self, actions: torch.Tensor) -> torch.Tensor:
         cfg = self.config
         x = self.mlp(actions).view(-1, cfg.channels[0], 4, 4)  # (N, C0, 4, 4)
-        if sketch is None:  # drawn once at full size, average-pooled for the coarser stages
-            sketch = self.sketch(actions)
+        sketch = None
+        if cfg.geometry_prior:  # drawn once at full size, average-pooled for the coarser stages
+            sketch = curve_sketch(actions, cfg.out_size, cfg.prior_points).to(memory_format=torch.channels_last)
         for i, up in enumerate(self.ups):
             if sketch is not None and i > 0:
                 x = torch.cat([x, F.avg_pool2d(sketch, cfg.out_size // x.shape[-1])], 1)  # (N, C + 1, S, S)
@@ -230,18 +236,6 @@ class Painter(nn.Module):
             raise BrushworkError(f"{path}: painter weights contain NaN or infinite values ({bad[0]})")
         painter.metadata = meta
         return painter.to(device).eval()
-
-
-# Coverage logits are floored here before the sigmoid: the wet painters' logits reach -300 to -800 far
-# from the stroke, where the sigmoid gives denormal floats, and those slowed their forward and backward
-# by a quarter (deevad/blending, 1 thread: 1.91 -> 1.51 ms a stroke, the same as with the CPU flushing
-# denormals). sigmoid(-60) ~ 9e-27 is zero for every output, and 1 - it is exactly 1 in float32.
-LOGIT_FLOOR = -60.0
-
-
-def coverage(logits: torch.Tensor) -> torch.Tensor:
-    """(N, 1, H, W) coverage logits -> coverage in [0, 1], floored at sigmoid(LOGIT_FLOOR) (see there)."""
-    return torch.sigmoid(logits.clamp(min=LOGIT_FLOOR))
 
 
 def compose_on_white(alpha: torch.Tensor, color: torch.Tensor) -> torch.Tensor:

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from brushwork import actions as A
-from brushwork.models.painter import Painter, PainterConfig, UpBlock, coverage, curve_sketch
+from brushwork.models.painter import Painter, PainterConfig, UpBlock, curve_sketch
 from brushwork.models.registry import register_architecture
 
 
@@ -57,30 +58,45 @@ class _MixLaid(torch.autograd.Function):
 
     Why by hand: autograd's version makes about twice as many passes over the (N, 3, 64, 64) tensors
     (every intermediate of `1 - m`, the products and the clamp mask), and at batch 1024 those passes
-    cost more than the U-Net's convolutions (benchmarks/wet_painters.py). `tests/test_wet.py`
-    checks it against autograd in float64 (gradcheck).
+    cost about as much as the U-Net's convolutions (0.35 -> 0.25 ms a stroke with the composite, one
+    thread). `tests/test_wet.py` checks it against autograd and finite differences (gradcheck).
+    Only first derivatives: a second one raises (`once_differentiable`) rather than come out wrong.
     """
 
     @staticmethod
     def forward(ctx, canvas: torch.Tensor, out: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
         m = torch.sigmoid(out[:, :1])  # (N, 1, H, W)
         pre = canvas + out[:, 1:]  # (N, 3, H, W) the canvas colour dragged there, unclamped
-        dragged = pre.clamp(0.0, 1.0)
-        ctx.save_for_backward(m, dragged, color, pre)
+        inside = (pre >= 0) & (pre <= 1)  # (N, 3, H, W) where clamp passes its gradient, as torch.clamp does
+        dragged = pre.clamp_(0.0, 1.0)
+        ctx.save_for_backward(m, dragged, color, inside)
         return torch.lerp(dragged, color.expand_as(dragged), m)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        m, dragged, color, pre = ctx.saved_tensors
-        d_logit = (grad * (color - dragged)).sum(1, keepdim=True).mul_(m * (1 - m))  # (N, 1, H, W)
-        d_color = (grad * m).sum((2, 3), keepdim=True) if ctx.needs_input_grad[2] else None  # (N, 3, 1, 1)
-        d_dragged = grad * ((1 - m) * ((pre >= 0) & (pre <= 1)))  # clamp passes its gradient inside [0, 1]
-        d_canvas = d_dragged if ctx.needs_input_grad[0] else None
-        return d_canvas, torch.cat([d_logit, d_dragged], 1), d_color
+        m, dragged, color, inside = ctx.saved_tensors
+        need_canvas, need_out, need_color = ctx.needs_input_grad
+        d_dragged = torch.where(inside, grad * (1 - m), 0.0)  # (N, 3, H, W)
+        d_out = None
+        if need_out:
+            d_logit = (grad * (color - dragged)).sum(1, keepdim=True).mul_(m * (1 - m))  # (N, 1, H, W)
+            d_out = torch.cat([d_logit, d_dragged], 1)  # (N, 4, H, W)
+        d_color = (grad * m).sum((2, 3), keepdim=True) if need_color else None  # (N, 3, 1, 1)
+        return (d_dragged if need_canvas else None), d_out, d_color
 
 
 def mix_laid(canvas: torch.Tensor, out: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
-    """canvas (N, 3, H, W), out (N, 4, H, W) the m logit and dS, color (N, 3, 1, 1) -> L (N, 3, H, W).
+    """The colour a wet stroke lays, per pixel.
+
+    Args:
+        canvas: (N, 3, H, W) in [0, 1], the canvas under the window.
+        out: (N, 4, H, W), the logit of m (how much of the brush's own colour a pixel gets) and dS (the
+            change of the canvas colour dragged there), unbounded.
+        color: (N, 3, 1, 1) in [0, 1], the stroke's colour.
+
+    Returns:
+        L (N, 3, H, W) in [0, 1].
 
     Example:
         >>> mix_laid(torch.zeros(1, 3, 2, 2), torch.zeros(1, 4, 2, 2), torch.ones(1, 3, 1, 1))[0, :, 0, 0]
@@ -132,12 +148,9 @@ class WetPainter(Painter):
             return torch.cat([self._laid(a, c) for a, c in zip(actions.split(n), canvas.split(n), strict=True)])
         return self._laid(actions, canvas)
 
-    def _sketch64(self, actions: torch.Tensor) -> torch.Tensor:
-        """(N, 12) -> (N, 1, 64, 64) the curve sketch (the canvas encoder's fourth channel)."""
-        return curve_sketch(actions, self.config.out_size, self.config.prior_points)
-
-    def _laid(self, actions: torch.Tensor, canvas: torch.Tensor, sketch: torch.Tensor | None = None) -> torch.Tensor:
-        sketch = self._sketch64(actions) if sketch is None else sketch  # (N, 1, 64, 64)
+    def _laid(self, actions: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        sketch = curve_sketch(actions, cfg.out_size, cfg.prior_points)  # (N, 1, 64, 64)
         x0 = torch.cat([canvas, sketch], 1).contiguous(memory_format=torch.channels_last)  # (N, 4, 64, 64)
         h1 = self.enc1(x0)  # (N, e1, 32, 32)
         h2 = self.enc2(h1)  # (N, e2, 16, 16)
@@ -149,25 +162,6 @@ class WetPainter(Painter):
         out = self.laid_head(torch.cat([d, h1], 1))  # (N, 4, 32, 32)
         out = F.interpolate(out, scale_factor=2, mode="bilinear")  # (N, 4, 64, 64): m logit, dS
         return mix_laid(canvas, out, actions[:, A.COLOR, None, None])
-
-    def paint_over(self, actions: torch.Tensor, canvas: torch.Tensor,
-                   alpha: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
-        """(N, 12), canvas (N, 3, 64, 64) -> the window after the stroke: canvas * (1 - alpha) + alpha * laid.
-
-        Coverage and colour are computed together, chunk by chunk, from one curve sketch: the sketch is
-        drawn once for both halves (it is the same drawing) and a chunk's activations stay in the CPU
-        caches between them. The values are those of `alpha` and `laid` called apart.
-        """
-        if alpha is not None:
-            return super().paint_over(actions, canvas, alpha)
-        n = self.chunk_size
-        return torch.cat([self._paint_over(a, c) for a, c in zip(actions.split(n), canvas.split(n), strict=True)])
-
-    def _paint_over(self, actions: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
-        sketch = self._sketch64(actions)  # (N, 1, 64, 64)
-        shared = sketch.to(memory_format=torch.channels_last) if self.config.geometry_prior else None
-        alpha = coverage(self._alpha_logits(actions, shared))  # (N, 1, 64, 64)
-        return canvas * (1.0 - alpha) + alpha * self._laid(actions, canvas, sketch)
 
     def forward(self, actions: torch.Tensor, canvas: torch.Tensor | None = None) -> torch.Tensor:
         """(N, 12), canvas (N, 3, 64, 64) (default white) -> (N, 3, 64, 64) the window after the stroke."""

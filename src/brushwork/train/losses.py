@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from brushwork.models.features import PerceptualLoss, PerceptualLossConfig
+from brushwork.models.painter import coverage
 from brushwork.train.config import TrainConfig
 
 
@@ -54,7 +55,7 @@ def reconstruction_loss(cfg: TrainConfig, percep: PerceptualLoss, outputs: tuple
     valid = batch["alpha_valid"][:, None, None, None].float()  # (B, 1, 1, 1)
     bce = F.binary_cross_entropy_with_logits(logits, batch["alphas"], reduction="none")
     bce = (bce * valid).sum() / (valid.sum() * logits[0].numel()).clamp(min=1)
-    alpha = torch.sigmoid(logits)
+    alpha = coverage(logits)  # the painter's own coverage (floored: no denormal floats)
     loss = cfg.alpha_weight * bce
     parts = {"alpha_bce": bce.item(), "alpha_l1": torch.abs(alpha - batch["alphas"]).mean().item()}
     rgb = painted(alpha, laid, batch)
