@@ -155,6 +155,26 @@ def test_the_colour_laid_has_autograds_gradient():
         grad.sum().backward()
 
 
+def test_a_sketch_drawn_once_gives_the_same_coverage_colour_and_gradients():
+    # the optimiser draws a wet level's curve sketch once for `alpha` and `laid` (over chunk boundaries)
+    painter = load_painter(WET)
+    acts = torch.rand(painter.chunk_size + 40, 12, generator=torch.Generator().manual_seed(1))
+    canvas = torch.rand(len(acts), 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    weights = torch.rand(len(acts), 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    results = []
+    for shared in (False, True):
+        a = acts.clone().requires_grad_(True)
+        sketch = painter.sketch(a) if shared else None
+        alpha = painter.alpha(a, sketch)
+        after = canvas * (1 - alpha) + alpha * painter.laid(a, canvas, sketch)
+        (after * weights).sum().backward()
+        results.append((after.detach(), a.grad))
+    torch.testing.assert_close(results[0][0], results[1][0], atol=1e-6, rtol=0)
+    torch.testing.assert_close(results[0][1], results[1][1], atol=1e-5, rtol=1e-4)
+    assert results[1][1].abs().sum() > 0
+    torch.testing.assert_close(painter.paint_over(acts, canvas), results[0][0], atol=1e-6, rtol=0)
+
+
 def test_coverage_makes_no_denormal_floats():
     # far from its stroke a wet painter's coverage logit reaches hundreds below zero; the sigmoid of that
     # is a denormal float, which made forward and backward a quarter slower: coverage is floored

@@ -148,23 +148,37 @@ class Painter(nn.Module):
         )
         self.head = nn.Conv2d(c[-1] + extra, 1, 3, padding=1)
 
-    def alpha_logits(self, actions: torch.Tensor) -> torch.Tensor:
-        """(N, 12) in [0, 1] -> (N, 1, 64, 64) coverage logits.
+    def sketch(self, actions: torch.Tensor) -> torch.Tensor | None:
+        """(N, 12) -> (N, 1, 64, 64) the curve sketch the network sees, or None without the geometry prior.
+
+        Passed to `alpha` (and a wet painter's `laid`), it is drawn once for both: the optimiser does so
+        for wet levels. Left out, each call draws its own, chunk by chunk.
+        """
+        cfg = self.config
+        if not cfg.geometry_prior:
+            return None
+        return curve_sketch(actions, cfg.out_size, cfg.prior_points).to(memory_format=torch.channels_last)
+
+    def alpha_logits(self, actions: torch.Tensor, sketch: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, 12) in [0, 1], optional `sketch(actions)` -> (N, 1, 64, 64) coverage logits.
 
         Large batches run in chunks of `chunk_size` strokes: a chunk's activations stay in the CPU
         caches through forward and backward, which made batch 1024 ~18 % faster (0.46-0.47 against
         0.56 ms a stroke; chunks of 128 or 512 were slower). The result is the same.
         """
-        if actions.shape[0] > self.chunk_size:
-            return torch.cat([self._alpha_logits(a) for a in actions.split(self.chunk_size)])
-        return self._alpha_logits(actions)
+        n = self.chunk_size
+        if actions.shape[0] > n:
+            sketches = [None] * -(-actions.shape[0] // n) if sketch is None else sketch.split(n)
+            return torch.cat([self._alpha_logits(a, s) for a, s in zip(actions.split(n), sketches, strict=True)])
+        return self._alpha_logits(actions, sketch)
 
-    def _alpha_logits(self, actions: torch.Tensor) -> torch.Tensor:
+    def _alpha_logits(self, actions: torch.Tensor, sketch: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.config
         x = self.mlp(actions).view(-1, cfg.channels[0], 4, 4)  # (N, C0, 4, 4)
-        sketch = None
-        if cfg.geometry_prior:  # drawn once at full size, average-pooled for the coarser stages
-            sketch = curve_sketch(actions, cfg.out_size, cfg.prior_points).to(memory_format=torch.channels_last)
+        if not cfg.geometry_prior:
+            sketch = None
+        elif sketch is None:  # drawn once at full size, average-pooled for the coarser stages
+            sketch = self.sketch(actions)
         for i, up in enumerate(self.ups):
             if sketch is not None and i > 0:
                 x = torch.cat([x, F.avg_pool2d(sketch, cfg.out_size // x.shape[-1])], 1)  # (N, C + 1, S, S)
@@ -173,9 +187,9 @@ class Painter(nn.Module):
             x = torch.cat([x, sketch], 1)
         return self.head(x)
 
-    def alpha(self, actions: torch.Tensor) -> torch.Tensor:
-        """(N, 12) in [0, 1] -> (N, 1, 64, 64) coverage in [0, 1]."""
-        return coverage(self.alpha_logits(actions))
+    def alpha(self, actions: torch.Tensor, sketch: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, 12) in [0, 1], optional `sketch(actions)` -> (N, 1, 64, 64) coverage in [0, 1]."""
+        return coverage(self.alpha_logits(actions, sketch))
 
     @staticmethod
     def color(actions: torch.Tensor) -> torch.Tensor:

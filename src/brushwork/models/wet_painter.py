@@ -141,16 +141,24 @@ class WetPainter(Painter):
         assert not unexpected and all(not k.startswith(("mlp.", "ups.", "head.")) for k in missing)
         return wet
 
-    def laid(self, actions: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
-        """(N, 12), canvas (N, 3, 64, 64) in [0, 1] -> (N, 3, 64, 64) the colour the stroke lays, L."""
-        if actions.shape[0] > self.chunk_size:
-            n = self.chunk_size
-            return torch.cat([self._laid(a, c) for a, c in zip(actions.split(n), canvas.split(n), strict=True)])
-        return self._laid(actions, canvas)
-
-    def _laid(self, actions: torch.Tensor, canvas: torch.Tensor) -> torch.Tensor:
+    def sketch(self, actions: torch.Tensor) -> torch.Tensor:
+        """(N, 12) -> (N, 1, 64, 64) the curve sketch, shared by `alpha` and `laid` (the canvas encoder
+        always sees it, whatever the coverage network's `geometry_prior`)."""
         cfg = self.config
-        sketch = curve_sketch(actions, cfg.out_size, cfg.prior_points)  # (N, 1, 64, 64)
+        return curve_sketch(actions, cfg.out_size, cfg.prior_points).to(memory_format=torch.channels_last)
+
+    def laid(self, actions: torch.Tensor, canvas: torch.Tensor, sketch: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, 12), canvas (N, 3, 64, 64) in [0, 1], optional `sketch(actions)` -> (N, 3, 64, 64) the
+        colour the stroke lays, L."""
+        n = self.chunk_size
+        if actions.shape[0] > n:
+            sketches = [None] * -(-actions.shape[0] // n) if sketch is None else sketch.split(n)
+            return torch.cat([self._laid(a, c, s) for a, c, s in zip(actions.split(n), canvas.split(n), sketches,
+                                                                         strict=True)])  # fmt: skip
+        return self._laid(actions, canvas, sketch)
+
+    def _laid(self, actions: torch.Tensor, canvas: torch.Tensor, sketch: torch.Tensor | None = None) -> torch.Tensor:
+        sketch = self.sketch(actions) if sketch is None else sketch  # (N, 1, 64, 64)
         x0 = torch.cat([canvas, sketch], 1).contiguous(memory_format=torch.channels_last)  # (N, 4, 64, 64)
         h1 = self.enc1(x0)  # (N, e1, 32, 32)
         h2 = self.enc2(h1)  # (N, e2, 16, 16)
@@ -162,6 +170,14 @@ class WetPainter(Painter):
         out = self.laid_head(torch.cat([d, h1], 1))  # (N, 4, 32, 32)
         out = F.interpolate(out, scale_factor=2, mode="bilinear")  # (N, 4, 64, 64): m logit, dS
         return mix_laid(canvas, out, actions[:, A.COLOR, None, None])
+
+    def paint_over(self, actions: torch.Tensor, canvas: torch.Tensor,
+                   alpha: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+        """(N, 12), canvas (N, 3, 64, 64) -> the window after the stroke: canvas * (1 - alpha) + alpha * laid,
+        coverage and colour from one curve sketch (as the optimiser paints wet levels)."""
+        sketch = self.sketch(actions)  # (N, 1, 64, 64)
+        alpha = self.alpha(actions, sketch) if alpha is None else alpha
+        return canvas * (1.0 - alpha) + alpha * self.laid(actions, canvas, sketch)
 
     def forward(self, actions: torch.Tensor, canvas: torch.Tensor | None = None) -> torch.Tensor:
         """(N, 12), canvas (N, 3, 64, 64) (default white) -> (N, 3, 64, 64) the window after the stroke."""

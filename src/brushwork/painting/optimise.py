@@ -49,26 +49,29 @@ KEEP_ACTIVATIONS = 1024  # strokes whose painter activations a backward pass kee
 RECOMPUTE_PASS_PIXELS = 1 << 20
 
 
-def painter_alpha(painter: Painter, actions: Tensor, size: int | None = None) -> Tensor:
+def painter_alpha(painter: Painter, actions: Tensor, size: int | None = None, sketch: Tensor | None = None) -> Tensor:
     """(N, 12) -> (N, 1, size, size) the painter's coverage resized to `size` px (default: its own 64),
     in memory that does not grow past KEEP_ACTIVATIONS strokes: backward keeps the activations of the
     first KEEP_ACTIVATIONS strokes and recomputes the others chunk by chunk (`torch.utils.checkpoint`),
     each chunk resized inside, so that no 64 px coverage of the whole level is held either. A dry
     painter's activations take 0.58 MB a stroke (measured), so a 2048 px painting's finest level (9,600
     strokes) kept 5.6 GB; recomputing costs one more forward of those strokes (~20 % of their step).
-    The values are the same: the chunks are the painter's own (`chunk_size`).
+    The values are the same: the chunks are the painter's own (`chunk_size`). `sketch` (N, 1, 64, 64):
+    the painter's `sketch(actions)` when it was drawn already (a wet level's, shared with `laid`).
     """
 
-    def alpha(chunk: Tensor) -> Tensor:
-        out = painter.alpha(chunk)
+    def alpha(chunk: Tensor, chunk_sketch: Tensor | None) -> Tensor:
+        out = painter.alpha(chunk, chunk_sketch)
         return out if size is None else resize_alpha(out, size)
 
     keep = KEEP_ACTIVATIONS - KEEP_ACTIVATIONS % painter.chunk_size
     if actions.shape[0] <= keep or not torch.is_grad_enabled():
-        return alpha(actions)
-    rest = actions[keep:].split(painter.chunk_size)
-    recomputed = [checkpoint(alpha, c, use_reentrant=False) for c in rest]
-    return torch.cat([alpha(actions[:keep]), *recomputed])
+        return alpha(actions, sketch)
+    n = painter.chunk_size
+    rest = actions[keep:].split(n)
+    sketches = [None] * len(rest) if sketch is None else sketch[keep:].split(n)
+    recomputed = [checkpoint(alpha, c, s, use_reentrant=False) for c, s in zip(rest, sketches, strict=True)]
+    return torch.cat([alpha(actions[:keep], None if sketch is None else sketch[:keep]), *recomputed])
 
 
 @dataclass
@@ -156,7 +159,9 @@ class LevelOptimiser:
         def step_loss(step: int) -> Tensor:
             nonlocal real, seen
             acts = lo + (hi - lo) * torch.sigmoid(theta)
-            alpha = painter_alpha(self.painter, acts, ww)  # (N, 1, ww, ww)
+            # a wet painter's coverage and colour see the same curve sketch: drawn once for both
+            sketch = self.painter.sketch(acts) if self.painter.wet else None  # (N, 1, 64, 64)
+            alpha = painter_alpha(self.painter, acts, ww, sketch)  # (N, 1, ww, ww)
             if every and step % every == 0:
                 with torch.no_grad():
                     real, seen = backend.coverage(acts, ww, level.brush), alpha.detach()
@@ -168,7 +173,7 @@ class LevelOptimiser:
             for g, cells, sl in zip(init.grids, init.cells, slices, strict=True):
                 if self.painter.wet:  # the colour laid over the canvas before this pass, per pixel
                     under = resize_alpha(g.patches(c, cells), self.painter.config.out_size)  # (P, 3, 64, 64)
-                    laid = resize_alpha(self.painter.laid(acts[sl], under), ww)  # (P, 3, ww, ww)
+                    laid = resize_alpha(self.painter.laid(acts[sl], under, sketch[sl]), ww)  # (P, 3, ww, ww)
                     c = composite_pass(c, alpha[sl], laid, cells, g)
                 elif c.shape[-1] * c.shape[-2] > RECOMPUTE_PASS_PIXELS:
                     c = checkpoint(composite_pass, c, alpha[sl], color[sl], cells, g, use_reentrant=False)
