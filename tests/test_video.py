@@ -22,8 +22,10 @@ import torch
 from clips import H, W, make_clip, scene
 from PIL import Image
 
+from brushwork.painting.config import PaintConfig
 from brushwork.painting.pipeline import PaintPipeline
 from brushwork.painting.strokes_files import load as load_strokes
+from brushwork.video.carry import CarryConfig
 from brushwork.video.clip import probe, read_frames
 from brushwork.video.flow import frame_flow, warping_error
 from brushwork.video.pipeline import VideoPipeline
@@ -77,6 +79,9 @@ def test_clip_paints_end_to_end_with_its_sound(painted):
         assert {"seconds", "added", "moved", "removed", "psnr", "strokes", "source", "time"} <= set(r)
         assert r["psnr"] > 18
     assert all(abs(r["strokes"] - 150) <= 15 for r in rows)  # later frames keep about N alive
+    # frame 0 is painted as a photo is; later frames' few new strokes get more steps (CarryConfig.new_steps)
+    assert set(rows[0]["steps"]) == {PaintConfig().level_steps}
+    assert all(set(r["steps"]) <= {CarryConfig().new_steps} for r in rows[1:]) and any(r["steps"] for r in rows[1:])
 
 
 def test_frame_strokes_render_to_the_frame(painted, tmp_path):
@@ -108,9 +113,10 @@ def test_strokes_persist_and_flicker_less_than_independent_frames(painted, clip)
 def test_scene_cut_starts_afresh(tmp_path):
     clip = make_clip(tmp_path / "cut.mp4", frames=8, audio=False, cut_at=5)
     film = VideoPipeline.from_pretrained("classic/dry_brush", size=96)(clip, tmp_path / "o", strokes=100,
-                                                                      progress=False)  # fmt: skip
+                                                                      progress=False, steps=6)  # fmt: skip
     cuts = [r["frame"] for r in film.rows if r["cut"]]
     assert cuts == [5]
+    assert all(set(r["steps"]) <= {6} for r in film.rows)  # steps the user gave hold for every frame
     before = np.load(tmp_path / "o" / "strokes" / "000004.npz")["ids"]
     after = np.load(tmp_path / "o" / "strokes" / "000005.npz")["ids"]
     assert not np.isin(after, before).any()

@@ -14,7 +14,8 @@ not move) and the real brush's image. The next frame:
    (`brushwork.video.carry`), and the real brush paints the strokes that moved;
 4. the `PaintPipeline` continues that painting (`init`, with its coverage): new strokes where the
    real painting differs most from the new frame, as many as were dropped and at least
-   `refresh` x strokes, then all colours refitted jointly against the new frame.
+   `refresh` x strokes, optimised for `new_steps` steps a level, then all colours refitted
+   jointly against the new frame.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class FrameStepper:
 
     def _paint(self, frame: np.ndarray, index: int, **kw: Any) -> Painting:
         painting = self.pipe(frame, name=f"frame {index}", progress=False, seed=self.seed + index,
-                             **self.settings, **kw)  # fmt: skip
+                             **{**self.settings, **kw})  # fmt: skip
         if not painting.real:
             raise BrushworkError("painting a clip needs the real brush (libmypaint): install libmypaint-1.5-1")
         return painting
@@ -96,7 +97,8 @@ class FrameStepper:
         state = FrameState(painting.strokes, np.arange(next_id, next_id + n, dtype=np.int64), coverage,
                            painting.image, next_id + n)  # fmt: skip
         row = {"cut": cut, "strokes": n, "added": n, "moved": 0, "removed": 0, "kept": 0,
-               "psnr": round(painting.psnr, 4), "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
+               "psnr": round(painting.psnr, 4), "steps": [lv["steps"] for lv in painting.levels],
+               "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
         return state, row
 
     def next(self, prev: np.ndarray, frame: np.ndarray, state: FrameState, index: int,
@@ -139,9 +141,11 @@ class FrameStepper:
         init = carried[kept]
         init_coverage = [coverage[i] for i in kept]
         if add > 0:
+            chosen = self.settings.get("steps") is not None or self.settings.get("time_budget") is not None
+            steps = {"steps": cfg.new_steps} if cfg.new_steps is not None and not chosen else {}
             painting = self._paint(frame, index, init=init, init_coverage=init_coverage, strokes=add,
-                                   refit_init=cfg.refit_carried, refit_hold=cfg.hold)  # fmt: skip
-            result, image = painting.strokes, painting.image
+                                   refit_init=cfg.refit_carried, refit_hold=cfg.hold, **steps)  # fmt: skip
+            result, image, steps = painting.strokes, painting.image, [lv["steps"] for lv in painting.levels]
             cov = painting.coverage if painting.coverage is not None else engine_coverage(result)
         else:  # nothing to add: the carried strokes are the painting
             from brushwork import actions as A
@@ -153,12 +157,12 @@ class FrameStepper:
                 canvas.paint(init.actions, init.windows, init.stroke_brushes())
             else:
                 canvas.composite(init_coverage, init.actions[:, A.COLOR])
-            result, image, cov = init, canvas.image(), init_coverage
+            result, image, cov, steps = init, canvas.image(), init_coverage, []
         n_new = len(result) - len(kept)
         ids = np.concatenate([state.ids[kept], np.arange(state.next_id, state.next_id + n_new, dtype=np.int64)])
         new_state = FrameState(result, ids, cov, image, state.next_id + n_new)
         row = {"cut": False, "strokes": len(result), "added": n_new, "moved": int(moved[kept].sum()),
-               "removed": len(s) - len(kept), "kept": len(kept), "psnr": round(psnr(image, frame), 4),
+               "removed": len(s) - len(kept), "kept": len(kept), "psnr": round(psnr(image, frame), 4), "steps": steps,
                "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
         return new_state, row
 
