@@ -25,6 +25,7 @@ from brushwork.models.registry import shipped_brushes
 from brushwork.models.wet_painter import WetPainter, WetPainterConfig, mix_laid
 from brushwork.painting.backends import composite_wet
 from brushwork.painting.canvas import PassGrid, composite_pass, resize_alpha
+from brushwork.painting.optimise import KEEP_ACTIVATIONS, painter_alpha
 from brushwork.train.evaluate import stroke_metrics
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -173,6 +174,16 @@ def test_a_sketch_drawn_once_gives_the_same_coverage_colour_and_gradients():
     torch.testing.assert_close(results[0][1], results[1][1], atol=1e-5, rtol=1e-4)
     assert results[1][1].abs().sum() > 0
     torch.testing.assert_close(painter.paint_over(acts, canvas), results[0][0], atol=1e-6, rtol=0)
+    # past KEEP_ACTIVATIONS strokes the optimiser recomputes coverage chunk by chunk, each with its sketch
+    many = torch.rand(KEEP_ACTIVATIONS + 100, 12, generator=torch.Generator().manual_seed(4))
+    grads = []
+    for shared in (False, True):
+        a = many.clone().requires_grad_(True)
+        alpha = painter_alpha(painter, a, 40, painter.sketch(a) if shared else None)  # (N, 1, 40, 40)
+        (alpha * torch.linspace(0, 1, 40)).sum().backward()
+        grads.append((alpha.detach(), a.grad))
+    torch.testing.assert_close(grads[0][0], grads[1][0], atol=1e-6, rtol=0)
+    torch.testing.assert_close(grads[0][1], grads[1][1], atol=1e-5, rtol=1e-4)
 
 
 def test_coverage_makes_no_denormal_floats():

@@ -103,6 +103,12 @@ def curve_sketch(actions: torch.Tensor, size: int, points: int = 32) -> torch.Te
     return torch.tanh(density).unsqueeze(1)  # ~1 inside thick strokes, ~pressure along thin ones
 
 
+def split_sketch(sketch: torch.Tensor | None, size: int, chunks: int) -> list[torch.Tensor | None]:
+    """A sketch (N, 1, 64, 64) split as its actions are (`actions.split(size)`, `chunks` of them), or
+    `chunks` Nones when none was drawn (each chunk then draws its own)."""
+    return [None] * chunks if sketch is None else list(sketch.split(size))
+
+
 # Coverage logits are floored here before the sigmoid: the wet painters' logits reach -160 to -820 far
 # from the stroke, where the sigmoid gives denormal floats, and those slowed their forward and backward
 # by a quarter (deevad/blending, 1 thread: 1.91 -> 1.51 ms a stroke, the same as with the CPU flushing
@@ -166,10 +172,10 @@ class Painter(nn.Module):
         caches through forward and backward, which made batch 1024 ~18 % faster (0.46-0.47 against
         0.56 ms a stroke; chunks of 128 or 512 were slower). The result is the same.
         """
-        n = self.chunk_size
-        if actions.shape[0] > n:
-            sketches = [None] * -(-actions.shape[0] // n) if sketch is None else sketch.split(n)
-            return torch.cat([self._alpha_logits(a, s) for a, s in zip(actions.split(n), sketches, strict=True)])
+        if actions.shape[0] > self.chunk_size:
+            chunks = actions.split(self.chunk_size)
+            sketches = split_sketch(sketch, self.chunk_size, len(chunks))
+            return torch.cat([self._alpha_logits(a, s) for a, s in zip(chunks, sketches, strict=True)])
         return self._alpha_logits(actions, sketch)
 
     def _alpha_logits(self, actions: torch.Tensor, sketch: torch.Tensor | None = None) -> torch.Tensor:
@@ -302,4 +308,5 @@ def load_painter(brush: str | Path = "classic/dry_brush", device: str | torch.de
 
 __all__ = [
     "LOGIT_FLOOR", "Painter", "PainterConfig", "compose_on_white", "coverage", "load_painter", "read_safetensors",
+    "split_sketch",
 ]

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from brushwork import actions as A
-from brushwork.models.painter import Painter, PainterConfig, UpBlock, curve_sketch
+from brushwork.models.painter import Painter, PainterConfig, UpBlock, curve_sketch, split_sketch
 from brushwork.models.registry import register_architecture
 
 
@@ -152,9 +152,10 @@ class WetPainter(Painter):
         colour the stroke lays, L."""
         n = self.chunk_size
         if actions.shape[0] > n:
-            sketches = [None] * -(-actions.shape[0] // n) if sketch is None else sketch.split(n)
-            return torch.cat([self._laid(a, c, s) for a, c, s in zip(actions.split(n), canvas.split(n), sketches,
-                                                                         strict=True)])  # fmt: skip
+            chunks = actions.split(n)
+            return torch.cat([self._laid(a, c, s) for a, c, s in zip(chunks, canvas.split(n),
+                                                                     split_sketch(sketch, n, len(chunks)),
+                                                                     strict=True)])  # fmt: skip
         return self._laid(actions, canvas, sketch)
 
     def _laid(self, actions: torch.Tensor, canvas: torch.Tensor, sketch: torch.Tensor | None = None) -> torch.Tensor:

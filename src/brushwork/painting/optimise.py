@@ -32,7 +32,7 @@ from torch.utils.checkpoint import checkpoint
 from tqdm.auto import tqdm
 
 from brushwork import actions as A
-from brushwork.models.painter import Painter
+from brushwork.models.painter import Painter, split_sketch
 from brushwork.painting.backends import Backend
 from brushwork.painting.canvas import composite_pass, reduce, resize_alpha
 from brushwork.painting.config import PaintConfig
@@ -67,11 +67,11 @@ def painter_alpha(painter: Painter, actions: Tensor, size: int | None = None, sk
     keep = KEEP_ACTIVATIONS - KEEP_ACTIVATIONS % painter.chunk_size
     if actions.shape[0] <= keep or not torch.is_grad_enabled():
         return alpha(actions, sketch)
-    n = painter.chunk_size
-    rest = actions[keep:].split(n)
-    sketches = [None] * len(rest) if sketch is None else sketch[keep:].split(n)
-    recomputed = [checkpoint(alpha, c, s, use_reentrant=False) for c, s in zip(rest, sketches, strict=True)]
-    return torch.cat([alpha(actions[:keep], None if sketch is None else sketch[:keep]), *recomputed])
+    kept, rest = (None, None) if sketch is None else (sketch[:keep], sketch[keep:])  # (keep | N - keep, 1, 64, 64)
+    chunks = actions[keep:].split(painter.chunk_size)
+    sketches = split_sketch(rest, painter.chunk_size, len(chunks))
+    recomputed = [checkpoint(alpha, c, s, use_reentrant=False) for c, s in zip(chunks, sketches, strict=True)]
+    return torch.cat([alpha(actions[:keep], kept), *recomputed])
 
 
 @dataclass

@@ -142,9 +142,9 @@ class FrameStepper:
         init_coverage = [coverage[i] for i in kept]
         if add > 0:
             chosen = self.settings.get("steps") is not None or self.settings.get("time_budget") is not None
-            steps = {"steps": cfg.new_steps} if cfg.new_steps is not None and not chosen else {}
+            more_steps = {"steps": cfg.new_steps} if cfg.new_steps is not None and not chosen else {}
             painting = self._paint(frame, index, init=init, init_coverage=init_coverage, strokes=add,
-                                   refit_init=cfg.refit_carried, refit_hold=cfg.hold, **steps)  # fmt: skip
+                                   refit_init=cfg.refit_carried, refit_hold=cfg.hold, **more_steps)  # fmt: skip
             result, image, steps = painting.strokes, painting.image, [lv["steps"] for lv in painting.levels]
             cov = painting.coverage if painting.coverage is not None else engine_coverage(result)
         else:  # nothing to add: the carried strokes are the painting
