@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from brushwork.errors import BrushworkError
 
@@ -165,6 +165,9 @@ def _upright(im: Image.Image, size: tuple[int, int]) -> tuple[Image.Image, tuple
     """Apply the EXIF orientation; `size` (as stored) is swapped along when the image turns 90 degrees."""
     before = im.size
     try:
+        # exif_transpose copies the whole image even when there is nothing to turn: ask first.
+        if im.getexif().get(ExifTags.Base.Orientation, 1) in (0, 1):
+            return im, size
         im = ImageOps.exif_transpose(im) or im
     except (OSError, ValueError, SyntaxError, KeyError, TypeError):
         pass  # a broken EXIF block: keep the pixels as stored rather than refuse the photo
@@ -205,10 +208,13 @@ def _pil_to_rgb(im: Image.Image, name: str, notify: Notify) -> np.ndarray:
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
         return _gray(np.asarray(im, dtype=np.float32) / 65535.0)
     if mode == "I":
-        a = np.asarray(im, dtype=np.float64)
-        # Pillow reads 16-bit PNG/TIFF greyscale as "I"; 8-bit data in "I" never exceeds 255.
+        a = np.asarray(im)  # int32: float32 holds every 16-bit value exactly, at half float64's memory
+        # Some Pillow versions read 16-bit PNG/TIFF greyscale as "I"; 8-bit data in "I" never exceeds 255.
         scale = 255.0 if a.max(initial=0) <= 255 else 65535.0
-        return _gray(np.clip(a / scale, 0.0, 1.0).astype(np.float32))
+        g = a.astype(np.float32)
+        del a
+        g *= np.float32(1.0 / scale)
+        return _gray(np.clip(g, 0.0, 1.0, out=g))
     if mode == "F":
         a = np.nan_to_num(np.asarray(im, dtype=np.float32))
         top = float(a.max(initial=0.0))
