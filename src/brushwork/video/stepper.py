@@ -10,8 +10,9 @@ not move) and the real brush's image. The next frame:
 
 1. DIS flow between the two *input* frames, both ways (`brushwork.video.flow`);
 2. a scene cut -- most of the frame occluded or changed -- paints the frame afresh;
-3. otherwise every stroke moves with the flow, damaged ones are dropped, hidden ones removed
-   (`brushwork.video.carry`), and the real brush paints the strokes that moved;
+3. otherwise every stroke moves with the flow, damaged ones are dropped, hidden ones removed, and
+   to make room the ones whose removal changes the painting least (`brushwork.video.carry`); the
+   real brush paints the strokes that moved;
 4. the `PaintPipeline` continues that painting (`init`, with its coverage): new strokes where the
    real painting differs most from the new frame, as many as were dropped and at least
    `refresh` x strokes, optimised for `new_steps` steps a level, then all colours refitted
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from brushwork import actions as A
 from brushwork.errors import BrushworkError
 from brushwork.metrics import psnr
 from brushwork.painting.pipeline import PaintPipeline
@@ -38,6 +40,7 @@ from brushwork.video.carry import (
     damaged_pixels,
     is_scene_cut,
     move_strokes,
+    removal_change,
     stroke_shares,
     visible_weights,
 )
@@ -116,8 +119,9 @@ class FrameStepper:
 
         s = state.strokes
         h, w = s.height, s.width
-        _, damage = stroke_shares(visible_weights(state.coverage, h, w), damaged)
-        acts, wins, moved, inside = move_strokes(s, pair.forward, cfg, self.pipe.config.margin)
+        shown_before = visible_weights(state.coverage, h, w)
+        _, damage = stroke_shares(shown_before, damaged)
+        acts, wins, moved, inside = move_strokes(s, pair.forward, cfg, self.pipe.config.margin, shown_before)
         keep = inside & (damage <= cfg.drop_damage)
         moved &= keep
         # the real brush paints the strokes that moved; the others keep their coverage bit for bit
@@ -127,15 +131,21 @@ class FrameStepper:
         if len(idx):
             for i, box in zip(idx, engine_coverage(carried[idx]), strict=True):
                 coverage[i] = box
-        # remove hidden strokes, and the least visible ones to make room for the new
+        # remove hidden strokes, and to make room for the new the ones whose going changes the painting least
         kept = np.flatnonzero(keep)
-        shown, _ = stroke_shares(visible_weights([coverage[i] for i in kept], h, w))
+        kept_coverage = [coverage[i] for i in kept]
+        weights = visible_weights(kept_coverage, h, w)
+        shown, _ = stroke_shares(weights)
         live = shown >= cfg.hidden_px
+        if cfg.remove_by == "change":  # what taking each out would change in the painting
+            rank = removal_change(kept_coverage, acts[kept][:, A.COLOR], s.background, weights, h, w)
+        else:
+            rank = shown
         target = self.strokes or len(s)
         add = max(math.ceil(cfg.refresh * target), target - int(live.sum()))
         excess = int(live.sum()) + add - target
-        if excess > 0:  # the least visible go first (stable order: ties keep the older stroke)
-            order = np.argsort(np.where(live, shown, -1.0), kind="stable")
+        if excess > 0:  # the least change first (stable order: ties keep the older stroke)
+            order = np.argsort(np.where(live, rank, -1.0), kind="stable")
             live[order[(~live).sum() : (~live).sum() + excess]] = False
         kept = kept[live]
         init = carried[kept]
@@ -148,7 +158,6 @@ class FrameStepper:
             result, image, steps = painting.strokes, painting.image, [lv["steps"] for lv in painting.levels]
             cov = painting.coverage if painting.coverage is not None else engine_coverage(result)
         else:  # nothing to add: the carried strokes are the painting
-            from brushwork import actions as A
             from brushwork.engine import EngineCanvas
             from brushwork.painting.backends import is_wet
 
