@@ -52,7 +52,11 @@ def _stroke_infos(brush: BrushSpec, n: int) -> list[BrushInfo]:
     if len(brush) != n:
         raise ValueError(f"need one brush per stroke: {len(brush)} brushes for {n} strokes")
     infos: dict = {}
-    return [infos.setdefault(b if isinstance(b, BrushInfo) else str(b), _brush_info(b)) for b in brush]
+    for b in brush:  # not setdefault(key, _brush_info(b)): that would resolve (read the .myb) every time
+        key = b if isinstance(b, BrushInfo) else str(b)
+        if key not in infos:
+            infos[key] = _brush_info(b)
+    return [infos[b if isinstance(b, BrushInfo) else str(b)] for b in brush]
 
 
 def _draw(info: BrushInfo, surface: Surface, action: np.ndarray, x0: float, y0: float, w: float,

@@ -78,8 +78,10 @@ class CarryConfig:
     # unless the user gave --steps or --time-budget. A later frame adds few strokes (`refresh`), so
     # steps are cheap there, and well-fitted strokes need less mending in the frames after. Megamind
     # frames 1-60, 1000 strokes: 15 steps 31.24 dB, warping 2.95x the clip's own, 1.4 s a frame; 45
-    # steps 31.95 dB, 2.87x, 2.7 s; 60 32.08 dB, 2.92x, 3.4 s; 90 32.20 dB, 2.89x, 4.7 s.
-    new_steps: int | None = 45
+    # steps 31.95 dB, 2.87x, 2.7 s; 60 32.08 dB, 2.92x, 3.4 s; 90 32.20 dB, 2.89x, 4.7 s. With strokes
+    # moved in one piece and the least-change rule (frames 1-30): 20 steps 32.95 dB, 1.44x; 30 33.29 dB,
+    # 1.44x; 45 33.39 dB, 1.51x and 0.5 s a frame more than 30.
+    new_steps: int | None = 30
 
     def __post_init__(self) -> None:
         if self.motion not in ("translate", "affine", "points"):
