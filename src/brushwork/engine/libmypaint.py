@@ -46,6 +46,7 @@ class TileRequest(ctypes.Structure):
 
 
 TILE_FUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(TileRequest))
+_TILE_PTR = ctypes.POINTER(ctypes.c_uint16)  # a tile's pixels, as libmypaint takes them
 
 # Offsets inside MyPaintTiledSurface2: MyPaintSurface (6 pointers + refcount, padded to 56 bytes),
 # then MyPaintSurface2's 3 pointers (-> 80), tile_request_start, tile_request_end, operation_queue,
@@ -136,13 +137,15 @@ class Surface:
         tile = self.tiles.get(key)
         c = self.clip
         if tile is None and c is not None and not (c[0] <= req.tx < c[2] and c[1] <= req.ty < c[3]):
-            req.buffer = self._scratch.ctypes.data_as(ctypes.POINTER(ctypes.c_uint16))
+            req.buffer = ctypes.cast(self._scratch.ctypes.data, _TILE_PTR)
             return
         if tile is None:
             made = self.fill(*key) if self.fill is not None else None
             tile = np.zeros((TILE, TILE, 4), dtype=np.uint16) if made is None else np.array(made, np.uint16)
             self.tiles[key] = tile
-        req.buffer = tile.ctypes.data_as(ctypes.POINTER(ctypes.c_uint16))
+        # cast from the address, not `tile.ctypes.data_as`: that builds a reference cycle holding the
+        # 32 KB tile until a full garbage collection, which a poster's level outruns by ~0.8 GB
+        req.buffer = ctypes.cast(tile.ctypes.data, _TILE_PTR)
 
     def _tile_request_end(self, _surface: int, _request_p) -> None:
         pass

@@ -32,6 +32,7 @@ from torch.utils.checkpoint import checkpoint
 from tqdm.auto import tqdm
 
 from brushwork import actions as A
+from brushwork.allocator import trim
 from brushwork.models.painter import Painter, split_sketch
 from brushwork.painting.backends import Backend
 from brushwork.painting.canvas import composite_pass, reduce, resize_alpha
@@ -47,6 +48,7 @@ KEEP_ACTIVATIONS = 1024  # strokes whose painter activations a backward pass kee
 # keeping its ~8 canvas-sized intermediates (torch.utils.checkpoint; the same values): a poster's finest
 # level has 5 passes over 4096 x 2560 px, 1.7 GB of intermediates kept.
 RECOMPUTE_PASS_PIXELS = 1 << 20
+TRIM_BYTES = 32 << 20  # a level whose coverage takes this much trims the heap after each forward pass
 
 
 def painter_alpha(painter: Painter, actions: Tensor, size: int | None = None, sketch: Tensor | None = None) -> Tensor:
@@ -71,7 +73,10 @@ def painter_alpha(painter: Painter, actions: Tensor, size: int | None = None, sk
     chunks = actions[keep:].split(painter.chunk_size)
     sketches = split_sketch(rest, painter.chunk_size, len(chunks))
     recomputed = [checkpoint(alpha, c, s, use_reentrant=False) for c, s in zip(chunks, sketches, strict=True)]
-    return torch.cat([alpha(actions[:keep], kept), *recomputed])
+    out = torch.cat([alpha(actions[:keep], kept), *recomputed])
+    if out.numel() * out.element_size() >= TRIM_BYTES:  # the chunks' freed activations, back to the system
+        trim()  # before the backward pass (allocator.trim); a few ms, so only where it counts
+    return out
 
 
 @dataclass
@@ -138,6 +143,7 @@ class LevelOptimiser:
         if start is None:
             dmap = detail_map(target_w, ww) if detail and cfg.detail_weight > 0 else None
             init, _ = init_level(self.painter, level, target_w, base_w, cfg, rng, dmap)
+            trim()  # placement's scratch tensors, back to the system before the steps (allocator.trim)
         else:
             init = start
         stats.init_seconds = time.perf_counter() - t

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from brushwork.allocator import trim
 from brushwork.devices import resolve_device
 from brushwork.errors import BrushworkError
 from brushwork.images import ImageSource, fit_to_canvas, load_image
@@ -259,6 +260,7 @@ class PaintPipeline:
             )  # fmt: skip
             t1 = time.perf_counter()
             new = backend.commit(new, target)
+            trim()  # the engine's tiles and the refit's temporaries, back to the system (allocator.trim)
             st.commit_seconds = time.perf_counter() - t1
             st.seconds = time.perf_counter() - t0
             stats.append(st)
