@@ -131,7 +131,8 @@ def removal_change(boxes: list[Box], colors: np.ndarray, background: tuple[float
     `boxes` are the strokes' coverages in painting order, `colors` (N, 3) their colours, `weights`
     their visible weights (`visible_weights`), u_i the painting under stroke i (what shows through
     where it goes). A stroke the same colour as what lies under it leaves no trace when it goes,
-    whatever its size: the change, not the size, is what flickers.
+    whatever its size: the change, not the size, is what flickers. A wet stroke lays a mix of its
+    colour and the paint it picked up; its brush colour stands for that mix here (a ranking only).
     """
     canvas = np.empty((height, width, 3), np.float64)
     canvas[:] = background
