@@ -51,12 +51,12 @@ def _stroke_infos(brush: BrushSpec, n: int) -> list[BrushInfo]:
         return list(brush)
     if len(brush) != n:
         raise ValueError(f"need one brush per stroke: {len(brush)} brushes for {n} strokes")
+    keys = [b if isinstance(b, BrushInfo) else str(b) for b in brush]
     infos: dict = {}
-    for b in brush:  # not setdefault(key, _brush_info(b)): that would resolve (read the .myb) every time
-        key = b if isinstance(b, BrushInfo) else str(b)
+    for key, b in zip(keys, brush, strict=True):  # not setdefault(key, _brush_info(b)): that reads the .myb each time
         if key not in infos:
             infos[key] = _brush_info(b)
-    return [infos[b if isinstance(b, BrushInfo) else str(b)] for b in brush]
+    return [infos[key] for key in keys]
 
 
 def _draw(info: BrushInfo, surface: Surface, action: np.ndarray, x0: float, y0: float, w: float,

@@ -51,7 +51,7 @@ class CarryConfig:
     # a scene cut: more than this share of the frame is occluded or changed -> paint afresh
     cut: float = 0.5
     # new strokes every frame, as a share of the painting's strokes, even when none was dropped: they
-    # go where the real painting differs most from the frame and replace the least visible strokes
+    # go where the real painting differs most from the frame and replace strokes as `remove_by` says
     refresh: float = 0.05
     # how a stroke follows the flow (`footprint_motion`): "translate", in one piece by the flow's
     # mean over what it shows; "affine", by the flow's affine fit there, `stiffness` (px^2) toward

@@ -48,7 +48,7 @@ from brushwork.video.flow import frame_flow, warping_error
 from brushwork.video.folder import VideoFolder, side_by_side
 from brushwork.video.stepper import FrameState, FrameStepper, engine_coverage
 
-FORMAT = 2  # bumped when the frames painted for the same settings would change (resume refuses older folders)
+FORMAT = 3  # bumped when the frames painted for the same settings would change (resume refuses older folders)
 
 
 @dataclass
