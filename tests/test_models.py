@@ -108,6 +108,9 @@ def test_shipped_painters_match_the_real_brush_on_fresh_strokes(brush):
 
 
 def test_chunked_batches_give_the_same_strokes_and_gradients():
+    # seeded: unseeded weights and actions now and then gave one gradient entry of ~3e-3, among
+    # entries of ~20, 1.4e-5 apart (float32 sums in another order), past atol 1e-5
+    torch.manual_seed(0)
     p = Painter(PainterConfig()).requires_grad_(False)
     p.chunk_size = 16
     a = torch.rand(40, 12, requires_grad=True)
