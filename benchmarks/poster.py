@@ -3,12 +3,13 @@
 Usage: python benchmarks/poster.py [--photos P ...] [--rows 512,1024,2048,4096] [--threads 2]
 
 Each row is one `brushwork paint PHOTO --size S --strokes N --no-video` run in a fresh process, as a
-user runs it (the 4096 row is `--poster`: 64,000 strokes down to 32 px windows): wall seconds,
+user runs it (the 4096 row is `--poster`: 64,000 strokes down to 16 px windows, 30 steps a level): wall seconds,
 seconds per stroke-step (painting seconds / (strokes x steps per level)), peak resident memory of
 the process (ru_maxrss), seconds writing files (the CLI's own split), and the real painting's PSNR /
 SSIM against the photo at the canvas size. For the 4096 row also: the same 64,000 strokes painted at
-1024 px (the same stroke sizes as fractions) and rendered at 4096 with `brushwork render`, compared
-at 4096, so a reader sees what painting at print size buys.
+1024 px with the same steps (windows down to 8 px, the engine's smallest: the poster's 32 px) and
+rendered at 4096 with `brushwork render`, compared at 4096, so a reader sees what painting at print
+size buys.
 
 Photos: Debian's plasma-workspace-wallpapers (fetched with `apt-get download` + `dpkg -x` into
 out/wallpapers/ when not given); its largest photographs there are 2560 px, so the 4096 row paints
@@ -38,6 +39,7 @@ PHOTOS = ("Path", "ColorfulCups")
 ROWS = {512: 2000, 1024: 4000, 2048: 16000, 4096: 64000}
 BRUSHWORK = str(Path(sys.executable).with_name("brushwork"))  # the CLI of this environment
 STEPS = 15  # the default steps per level (PaintConfig.level_steps)
+POSTER_STEPS = 30  # --poster's (cli.POSTER)
 
 
 def wallpaper(name: str) -> Path:
@@ -154,13 +156,14 @@ def main() -> None:
             row = {"time": stamp, "photo": label(photo), "source_px": photo.stem, "size": size,
                    "command": " ".join(["brushwork", *cmd[1:]]), **parse(text), "wall_s": round(wall, 1),
                    "peak_gb": round(peak / 1e9, 2)}  # fmt: skip
-            row["s_per_stroke_step"] = row["paint_s"] / (row["strokes"] * STEPS)
+            row["steps"] = POSTER_STEPS if size == 4096 else STEPS
+            row["s_per_stroke_step"] = row["paint_s"] / (row["strokes"] * row["steps"])
             row["files_share"] = round(row["files_s"] / row["paint_s"], 3)
             if size == 4096 and not args.no_from_1024:  # the same strokes painted at 1024 and rendered up
                 small = OUT / f"{row['photo']}_4096_from_1024"
                 cmd = [BRUSHWORK, "paint", str(photo), "-o", str(small), "--no-video",
                        "--threads", str(args.threads), "--size", "1024", "--strokes", str(strokes),
-                       "--min-stroke", str(32 / 4096)]  # fmt: skip
+                       "--min-stroke", "8px", "--steps", str(POSTER_STEPS)]  # fmt: skip
                 w1, p1, t1 = timed(cmd)
                 row["from_1024"] = {**parse(t1), "wall_s": round(w1, 1), "peak_gb": round(p1 / 1e9, 2),
                                     **rendered_up(photo, small, 4096, args.threads)}  # fmt: skip

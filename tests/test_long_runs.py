@@ -127,3 +127,15 @@ def test_a_canvas_that_cannot_fit_is_refused_before_any_work_saying_what_fits(tm
     fits = int(lines[0].split("--size ")[1].split(")")[0])
     assert 512 <= fits < 8192 and painting_bytes(fits, fits) < 6_000_000_000
     assert not out.exists()  # refused before any folder or file
+
+
+def test_poster_picks_print_size_settings_unless_given(tmp_path):
+    """`--poster` fills in what the user did not give: here the canvas and stroke count are given (a
+    small stand-in), so the preset's 16 px smallest window and 30 steps a level must show."""
+    out = tmp_path / "poster"
+    r = run_cli("paint", str(PHOTO), "-o", str(out), "--poster", "--size", "256", "--strokes", "200",
+                "--threads", "1", "--no-video")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    strokes = json.loads((out / "strokes.json").read_text())["strokes"]
+    assert len(strokes) == 200 and min(s["window"][2] for s in strokes) == 16
+    assert "/30" in r.stderr and "/15" not in r.stderr  # every level's progress counts 30 steps
