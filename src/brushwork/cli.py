@@ -357,8 +357,8 @@ def default_threads(notify: Callable[[str], None] | None = None) -> int:
 DEFAULT_SIZE = 512
 # `--poster`: a print-size painting (README, "Posters"): 4096 px, 64,000 strokes down to 16 px windows,
 # 30 steps a level. Measured on a 1024 px crop of a 4096 px photo (6,400 strokes, 2026-12-08): 16 px
-# windows instead of 32 gave +0.5 dB, 30 steps instead of 15 another +0.6 dB; the 1024 px painting is
-# left short of fitting its small strokes by 15 steps, the 256 px one (the same strokes) much less.
+# windows instead of 32 gave +0.5 dB, 30 steps instead of 15 another +0.6 dB (15 steps leave small
+# strokes on a big canvas short of fitting; benchmarks/poster_settings.py).
 POSTER = {"size": 4096, "strokes": 64_000, "min_stroke": "16px", "steps": 30}
 
 
