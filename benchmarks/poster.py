@@ -7,8 +7,8 @@ user runs it (the 4096 row is `--poster`: 64,000 strokes down to 16 px windows, 
 seconds per stroke-step (painting seconds / (strokes x steps per level)), peak resident memory of
 the process (ru_maxrss), seconds writing files (the CLI's own split), and the real painting's PSNR /
 SSIM against the photo at the canvas size. For the 4096 row also: the same 64,000 strokes painted at
-1024 px with the same steps (windows down to 8 px, the engine's smallest: the poster's 32 px) and
-rendered at 4096 with `brushwork render`, compared at 4096, so a reader sees what painting at print
+1024 px with the same steps (windows down to the engine's smallest, 8 px: 32 px on the poster)
+and rendered at 4096 with `brushwork render`, compared at 4096, so a reader sees what painting at print
 size buys.
 
 Photos: Debian's plasma-workspace-wallpapers (fetched with `apt-get download` + `dpkg -x` into
@@ -31,15 +31,17 @@ from pathlib import Path
 
 import numpy as np
 
+from brushwork.cli import POSTER
+from brushwork.limits import MIN_WINDOW
+from brushwork.painting.config import PaintConfig
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "poster.jsonl"
 OUT = ROOT / "out" / "poster"
 WALLPAPERS = ROOT / "out" / "wallpapers"
 PHOTOS = ("Path", "ColorfulCups")
-ROWS = {512: 2000, 1024: 4000, 2048: 16000, 4096: 64000}
+ROWS = {512: 2000, 1024: 4000, 2048: 16000, POSTER["size"]: POSTER["strokes"]}  # the last is `--poster`
 BRUSHWORK = str(Path(sys.executable).with_name("brushwork"))  # the CLI of this environment
-STEPS = 15  # the default steps per level (PaintConfig.level_steps)
-POSTER_STEPS = 30  # --poster's (cli.POSTER)
 
 
 def wallpaper(name: str) -> Path:
@@ -156,14 +158,14 @@ def main() -> None:
             row = {"time": stamp, "photo": label(photo), "source_px": photo.stem, "size": size,
                    "command": " ".join(["brushwork", *cmd[1:]]), **parse(text), "wall_s": round(wall, 1),
                    "peak_gb": round(peak / 1e9, 2)}  # fmt: skip
-            row["steps"] = POSTER_STEPS if size == 4096 else STEPS
+            row["steps"] = POSTER["steps"] if size == 4096 else PaintConfig.level_steps
             row["s_per_stroke_step"] = row["paint_s"] / (row["strokes"] * row["steps"])
             row["files_share"] = round(row["files_s"] / row["paint_s"], 3)
             if size == 4096 and not args.no_from_1024:  # the same strokes painted at 1024 and rendered up
                 small = OUT / f"{row['photo']}_4096_from_1024"
                 cmd = [BRUSHWORK, "paint", str(photo), "-o", str(small), "--no-video",
                        "--threads", str(args.threads), "--size", "1024", "--strokes", str(strokes),
-                       "--min-stroke", "8px", "--steps", str(POSTER_STEPS)]  # fmt: skip
+                       "--min-stroke", f"{MIN_WINDOW}px", "--steps", str(POSTER["steps"])]  # fmt: skip
                 w1, p1, t1 = timed(cmd)
                 row["from_1024"] = {**parse(t1), "wall_s": round(w1, 1), "peak_gb": round(p1 / 1e9, 2),
                                     **rendered_up(photo, small, 4096, args.threads)}  # fmt: skip
